@@ -1,0 +1,114 @@
+"""What every backend is: a named upstream that serves chat completions and lists its models."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import orjson
+
+from src.core.config import Identity
+from src.core.errors import UpstreamStatusError, UpstreamUnreachable
+from src.core.identity import identity_headers
+from src.transports.base import Transport, UpstreamRequest, UpstreamResponse
+
+MAX_ERROR_TEXT = 500
+
+
+class Backend:
+    """An OpenAI-compatible upstream. Subclasses adjust headers and error details for their vendor."""
+
+    # Client headers forwarded as they are (lower-case names).
+    passthrough_headers: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, name: str, config: Any, transport: Transport, identity: Identity) -> None:
+        self.name = name
+        self.config = config
+        self._transport = transport
+        self._identity = config.identity.over(identity)
+        self._keys = config.keys()
+        self._turn = itertools.count()
+
+    async def chat(self, body: bytes, client_headers: Mapping[str, str]) -> UpstreamResponse:
+        """POST a chat completion; raise an UpstreamError unless the upstream accepted it."""
+        response = await self._transport.send(self._request("POST", "/chat/completions", client_headers, body))
+        if response.status >= 300:
+            raise self.status_error(response.status, await response.read(), response.headers)
+        return response
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        response = await self._transport.send(self._request("GET", "/models", {}, None))
+        payload = await response.read()
+        if response.status >= 300:
+            raise self.status_error(response.status, payload, response.headers)
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise UpstreamUnreachable(self.name, "model list is not JSON") from None
+        models = data.get("data") if isinstance(data, dict) else data
+        return [m for m in models or () if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+    def _request(self, method: str, path: str, client: Mapping[str, str], body: bytes | None) -> UpstreamRequest:
+        return UpstreamRequest(
+            method=method,
+            url=self.config.base_url + path,
+            headers=self.headers(client),
+            backend=self.name,
+            body=body,
+            timeout=self.config.timeout,
+            connect_timeout=self.config.connect_timeout,
+        )
+
+    def headers(self, client: Mapping[str, str]) -> dict[str, str]:
+        headers = identity_headers(self._identity, client)
+        headers["Content-Type"] = "application/json"
+        for name in self.passthrough_headers:
+            value = client.get(name)
+            if value is not None:
+                headers[name] = value
+        if self._keys:
+            headers["Authorization"] = f"Bearer {self._next_key()}"
+        return headers
+
+    def _next_key(self) -> str:
+        return self._keys[next(self._turn) % len(self._keys)]
+
+    def status_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamStatusError:
+        """The upstream's error, with its status and its own message."""
+        error = _error_object(body)
+        message = error.get("message") if isinstance(error.get("message"), str) else None
+        detail = self.error_detail(error)
+        if not message:
+            message = body.decode("utf-8", "replace").strip()[:MAX_ERROR_TEXT] or "no error message"
+        code = error.get("code")
+        upstream_type = error.get("type")
+        return UpstreamStatusError(
+            self.name,
+            status if 400 <= status <= 599 else 502,
+            f"{message} ({detail})" if detail else message,
+            upstream_type=upstream_type if isinstance(upstream_type, str) else None,
+            code=str(code) if code is not None else None,
+            retry_after=headers.get("retry-after"),
+        )
+
+    def error_detail(self, error: Mapping[str, Any]) -> str | None:
+        """Vendor-specific context worth adding to an upstream error message."""
+        return None
+
+
+def _error_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    error = data.get("error", data)
+    if isinstance(error, str):
+        return {"message": error}
+    if isinstance(error, dict):
+        if not isinstance(error.get("message"), str) and isinstance(data.get("detail"), str):
+            return {**error, "message": data["detail"]}
+        return error
+    return {}

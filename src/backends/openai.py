@@ -1,0 +1,9 @@
+"""Any OpenAI-compatible server: OpenAI, vLLM, Ollama, LM Studio, llama.cpp... The key is optional."""
+
+from __future__ import annotations
+
+from src.backends.base import Backend
+
+
+class OpenAIBackend(Backend):
+    pass

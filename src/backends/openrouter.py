@@ -1,0 +1,30 @@
+"""OpenRouter: app attribution headers, round-robin keys, and provider details in errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from src.backends.base import MAX_ERROR_TEXT, Backend
+
+
+class OpenRouterBackend(Backend):
+    passthrough_headers = ("x-session-id", "x-openrouter-metadata", "x-openrouter-categories")
+
+    def headers(self, client: Mapping[str, str]) -> dict[str, str]:
+        headers = super().headers(client)
+        # OpenRouter reads X-OpenRouter-Title and still honours the older X-Title; send both.
+        headers["X-OpenRouter-Title"] = headers["X-Title"]
+        return headers
+
+    def error_detail(self, error: Mapping[str, Any]) -> str | None:
+        # OpenRouter wraps the provider's own error; its text is usually the useful part.
+        metadata = error.get("metadata")
+        if not isinstance(metadata, dict):
+            return None
+        provider = metadata.get("provider_name")
+        raw = metadata.get("raw")
+        if not isinstance(raw, str):
+            raw = None
+        parts = [f"provider {provider}" if isinstance(provider, str) else None, raw[:MAX_ERROR_TEXT] if raw else None]
+        return ": ".join(p for p in parts if p) or None

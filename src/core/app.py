@@ -1,0 +1,74 @@
+"""The ASGI app: routes, the lifespan that owns the upstream connection pool, and error mapping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from src import __version__
+from src.core.config import Config
+from src.core.envelopes import openai_error
+from src.core.errors import MethodNotAllowed, NotFound, ProxyError
+from src.core.runtime import Runtime
+from src.frontends import openai
+from src.transports.aiohttp import AiohttpTransport
+from src.transports.base import Transport
+
+log = logging.getLogger("switchyard")
+
+
+def create_app(config: Config, transport_factory: Callable[[], Transport] = AiohttpTransport) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        transport = transport_factory()
+        app.state.runtime = Runtime.build(config, transport)
+        try:
+            yield
+        finally:
+            await transport.aclose()
+
+    app = FastAPI(title="Switchyard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    # Plain Starlette routes: FastAPI's dependency machinery would cost time on every request.
+    app.add_route("/v1/chat/completions", openai.chat_completions, methods=["POST"])
+    app.add_route("/v1/models", openai.list_models, methods=["GET"])
+    app.add_route("/v1/models/{model_id:path}", openai.retrieve_model, methods=["GET"])
+    app.add_route("/health", health, methods=["GET"])
+    app.add_exception_handler(ProxyError, render_error)
+    app.add_exception_handler(HTTPException, render_http_exception)
+    app.add_exception_handler(Exception, render_unexpected)
+    return app
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def render_error(request: Request, error: Exception) -> Response:
+    """The one place a ProxyError becomes an HTTP response."""
+    assert isinstance(error, ProxyError)
+    runtime: Runtime = request.app.state.runtime
+    message = runtime.redact(error.message)
+    log.log(logging.WARNING if error.status >= 500 else logging.INFO, "%s %s -> %d: %s",
+            request.method, request.url.path, error.status, message)
+    return Response(openai_error(error, message), status_code=error.status, headers=error.headers,
+                    media_type="application/json")
+
+
+async def render_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return await render_error(request, MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+    if exc.status_code == 404:
+        return await render_error(request, NotFound(f"no such endpoint: {request.url.path}"))
+    return await render_error(request, ProxyError(str(exc.detail), status=exc.status_code))
+
+
+async def render_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return await render_error(request, ProxyError("internal error in Switchyard; the proxy's log has the details"))

@@ -1,0 +1,69 @@
+"""The models every backend offers, fetched from each backend's `GET /models` and cached."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from src.backends.base import Backend
+from src.core.errors import UpstreamError
+
+log = logging.getLogger("switchyard.catalog")
+# Fields of a backend's model entry worth keeping: OpenRouter's context length, prices and capabilities.
+KEPT_FIELDS = ("name", "context_length", "pricing", "supported_parameters", "architecture", "top_provider")
+
+
+def public_model(raw: Mapping[str, Any], backend: str, is_default: bool) -> dict[str, Any]:
+    """One entry of the OpenAI list format, with an id that can be sent back as `model` unchanged."""
+    model_id = raw["id"]
+    entry: dict[str, Any] = {
+        "id": model_id if is_default else f"{backend}:{model_id}",
+        "object": "model",
+        "created": raw.get("created") if isinstance(raw.get("created"), int) else 0,
+        "owned_by": raw.get("owned_by") or _vendor(model_id) or backend,
+    }
+    entry.update((k, raw[k]) for k in KEPT_FIELDS if raw.get(k) is not None)
+    return entry
+
+
+def _vendor(model_id: str) -> str | None:
+    vendor, slash, _ = model_id.lstrip("~").partition("/")
+    return vendor if slash else None
+
+
+class ModelCatalog:
+    def __init__(
+        self,
+        backends: Mapping[str, Backend],
+        default_backend: str,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._backends = backends
+        self._default = default_backend
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._locks = {name: asyncio.Lock() for name in backends}
+
+    async def models(self) -> list[dict[str, Any]]:
+        per_backend = await asyncio.gather(*(self.backend_models(name) for name in self._backends))
+        return [model for models in per_backend for model in models]
+
+    async def backend_models(self, name: str) -> list[dict[str, Any]]:
+        """The backend's models, from cache while fresh; stale (or none) if the backend cannot answer."""
+        async with self._locks[name]:
+            cached = self._cache.get(name)
+            if cached and self._clock() < cached[0]:
+                return cached[1]
+            try:
+                raw = await self._backends[name].list_models()
+            except UpstreamError as exc:
+                log.warning("cannot list models of backend %s: %s", name, exc.message)
+                return cached[1] if cached else []
+            models = [public_model(m, name, name == self._default) for m in raw]
+            self._cache[name] = (self._clock() + self._ttl, models)
+            return models

@@ -1,0 +1,80 @@
+"""The command line: `python -m src.core.cli [options]` (or `switchyard`) starts the proxy."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from src import __version__
+from src.core.config import LOG_LEVELS, Config, is_loopback
+from src.core.errors import ConfigError
+from src.core.log import configure_logging
+from src.core.redaction import Redactor
+from src.core.settings import load_config
+
+log = logging.getLogger("switchyard")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchyard", description="Switchyard: one local endpoint for every model.")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: ./config.yaml if it exists; env SWITCHYARD_CONFIG)")
+    parser.add_argument("--host", metavar="H", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", metavar="N", type=int, help="port to listen on (default 8000)")
+    parser.add_argument("--default-backend", metavar="NAME", help="backend for model ids that name none")
+    parser.add_argument("--force-model", metavar="MODEL", help="replace every request's model with MODEL")
+    parser.add_argument("--disable-auth", action="store_true", default=None,
+                        help="accept requests without a proxy key (loopback hosts only)")
+    parser.add_argument("--log-level", metavar="LEVEL", type=str.lower, choices=LOG_LEVELS,
+                        help="one of: " + ", ".join(LOG_LEVELS))
+    parser.add_argument("--version", action="version", version=f"switchyard {__version__}")
+    return parser
+
+
+def serving_problem(config: Config) -> tuple[str, str] | None:
+    """Why this configuration must not serve, as (key, message), or None."""
+    if config.disable_auth and not is_loopback(config.host):
+        return "disable_auth", f"--disable-auth is allowed only on a loopback host, not on {config.host!r}"
+    if not config.disable_auth and not config.proxy_keys():
+        return "auth.api_keys", (
+            "no proxy key is configured: set SWITCHYARD_API_KEY, add keys under auth.api_keys in the config file, "
+            "or pass --disable-auth (loopback hosts only)"
+        )
+    return None
+
+
+def load_serving_config(argv: Sequence[str] | None = None) -> Config:
+    args = build_parser().parse_args(argv)
+    config = load_config(vars(args), os.environ)
+    problem = serving_problem(config)
+    if problem:
+        raise ConfigError("configuration", *problem)
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = load_serving_config(argv)
+    except ConfigError as exc:
+        print(f"switchyard: config error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_level, Redactor(config.secrets()))
+    serve(config)
+    return 0
+
+
+def serve(config: Config) -> None:
+    import uvicorn
+
+    from src.core.app import create_app
+
+    log.info("Switchyard %s on http://%s:%d, backends: %s (default %s)", __version__, config.host, config.port,
+             ", ".join(config.backends), config.default_backend)
+    uvicorn.run(create_app(config), host=config.host, port=config.port, log_config=None,
+                log_level=config.log_level, access_log=False, server_header=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

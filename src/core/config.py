@@ -1,0 +1,180 @@
+"""The configuration contract: the keys of config.yaml, strict about unknown ones.
+
+Loading, layering (CLI > environment > file > defaults) and error reporting live
+in `src/core/settings.py`; this module only says what a valid configuration is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from src.core.aliases import AliasRule, check_replacement
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+_BACKEND_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Identity(Strict):
+    """Headers sent upstream. A configured field replaces what the client sent."""
+
+    user_agent: str | None = None
+    referer: str | None = None
+    title: str | None = None
+
+    def over(self, fallback: Identity) -> Identity:
+        """This identity, with unset fields taken from `fallback`."""
+        return Identity(
+            user_agent=self.user_agent or fallback.user_agent,
+            referer=self.referer or fallback.referer,
+            title=self.title or fallback.title,
+        )
+
+
+class ProxyKey(Strict):
+    name: str = Field(min_length=1)
+    key: SecretStr
+
+    @field_validator("key")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty")
+        return value
+
+
+class AuthConfig(Strict):
+    api_keys: list[ProxyKey] = []
+
+    @field_validator("api_keys")
+    @classmethod
+    def _unique(cls, keys: list[ProxyKey]) -> list[ProxyKey]:
+        names = [k.name for k in keys]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate key name(s): {', '.join(duplicates)}")
+        return keys
+
+
+class _HTTPBackend(Strict):
+    base_url: str
+    api_key: SecretStr | None = None
+    api_keys: list[SecretStr] = []
+    timeout: float = Field(600.0, gt=0, description="seconds to wait for upstream data")
+    connect_timeout: float = Field(10.0, gt=0)
+    identity: Identity = Identity()
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// (got {url!r})")
+        return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_key_form(self) -> _HTTPBackend:
+        if self.api_key is not None and self.api_keys:
+            raise ValueError("set api_key or api_keys, not both")
+        if any(not k.get_secret_value() for k in self.api_keys):
+            raise ValueError("api_keys: a key is empty")
+        return self
+
+    def keys(self) -> tuple[str, ...]:
+        """The usable upstream keys, in rotation order."""
+        if self.api_keys:
+            return tuple(k.get_secret_value() for k in self.api_keys)
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return (self.api_key.get_secret_value(),)
+        return ()
+
+
+class OpenRouterBackendConfig(_HTTPBackend):
+    type: Literal["openrouter"]
+    base_url: str = "https://openrouter.ai/api/v1"
+
+    @model_validator(mode="after")
+    def _needs_key(self) -> OpenRouterBackendConfig:
+        if not self.keys():
+            raise ValueError("api_key: an OpenRouter backend needs a key (set OPENROUTER_API_KEY)")
+        return self
+
+
+class OpenAIBackendConfig(_HTTPBackend):
+    type: Literal["openai"]
+
+
+BackendConfig = Annotated[
+    Union[OpenRouterBackendConfig, OpenAIBackendConfig],
+    Field(discriminator="type"),
+]
+BACKEND_TYPES = ("openai", "openrouter")
+
+
+class Config(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    default_backend: str = "openrouter"
+    force_model: str | None = None
+    log_level: Literal[LOG_LEVELS] = "info"  # type: ignore[valid-type]
+    disable_auth: bool = False
+    models_cache_ttl: float = Field(300.0, ge=0, description="seconds a backend's model list is cached")
+    auth: AuthConfig = AuthConfig()
+    identity: Identity = Identity()
+    backends: dict[str, BackendConfig] = {}
+    model_aliases: list[AliasRule] = []
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lowercase(cls, level: object) -> object:
+        return level.lower() if isinstance(level, str) else level
+
+    @field_validator("force_model")
+    @classmethod
+    def _blank_is_unset(cls, model: str | None) -> str | None:
+        return model or None
+
+    @field_validator("backends")
+    @classmethod
+    def _names(cls, backends: dict[str, object]) -> dict[str, object]:
+        for name in backends:
+            if not _BACKEND_NAME.match(name):
+                raise ValueError(f"backend name {name!r} may only use letters, digits, '_', '-' and '.'")
+        return backends
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        if self.default_backend not in self.backends:
+            configured = ", ".join(sorted(self.backends)) or "none"
+            raise ValueError(
+                f"default_backend: {self.default_backend!r} is not a configured backend (configured: {configured})"
+            )
+        for index, rule in enumerate(self.model_aliases):
+            problem = check_replacement(rule.compiled, rule.replacement)
+            if problem:
+                raise ValueError(f"model_aliases.{index}.replacement: {problem}")
+        return self
+
+    def proxy_keys(self) -> dict[str, str]:
+        """name -> key for every configured proxy key."""
+        return {k.name: k.key.get_secret_value() for k in self.auth.api_keys}
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret the proxy holds, for redaction from logs and error messages."""
+        upstream = [key for backend in self.backends.values() for key in backend.keys()]
+        return tuple(s for s in (*self.proxy_keys().values(), *upstream) if s)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

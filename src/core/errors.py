@@ -1,0 +1,117 @@
+"""The one error hierarchy. Every failure a client can see is a ProxyError.
+
+Each protocol front-end renders these in its own envelope, in one place
+(`src/core/responses.py`); nothing else builds error bodies.
+"""
+
+from __future__ import annotations
+
+
+class ProxyError(Exception):
+    """A failure with an HTTP status, reported to the client in its protocol's envelope."""
+
+    status: int = 500
+    error_type: str = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+
+class InvalidRequest(ProxyError):
+    status = 400
+    error_type = "invalid_request_error"
+
+
+class AuthenticationFailed(ProxyError):
+    status = 401
+    error_type = "authentication_error"
+
+
+class NotFound(ProxyError):
+    status = 404
+    error_type = "not_found_error"
+
+
+class MethodNotAllowed(ProxyError):
+    status = 405
+    error_type = "invalid_request_error"
+
+
+class UpstreamError(ProxyError):
+    """A backend could not serve the request."""
+
+    def __init__(self, backend: str, message: str, **kwargs: object) -> None:
+        super().__init__(f"{backend}: {message}", **kwargs)  # type: ignore[arg-type]
+        self.backend = backend
+
+
+class UpstreamStatusError(UpstreamError):
+    """The backend answered with an HTTP error; the client gets the same status."""
+
+    def __init__(
+        self,
+        backend: str,
+        status: int,
+        message: str,
+        *,
+        upstream_type: str | None = None,
+        code: str | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        headers = {"retry-after": retry_after} if retry_after else None
+        super().__init__(backend, message, status=status, code=code, headers=headers)
+        self.error_type = upstream_type or _type_for_status(status)
+        self.retry_after = retry_after
+
+
+class UpstreamUnreachable(UpstreamError):
+    """Refused connection, DNS or TLS failure, or a connection lost mid-response."""
+
+    status = 502
+    error_type = "upstream_unreachable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    error_type = "upstream_timeout"
+
+
+class ConfigError(Exception):
+    """A bad configuration. `where` names the file, variable or flag; `key` the setting."""
+
+    def __init__(self, where: str, key: str, message: str) -> None:
+        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+        self.where = where
+        self.key = key
+
+
+_TYPES_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "payment_required",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+def _type_for_status(status: int) -> str:
+    return _TYPES_BY_STATUS.get(status, "api_error" if status >= 500 else "invalid_request_error")

@@ -1,0 +1,19 @@
+"""Logging set-up: one handler, with every secret masked before a line is written."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from src.core.redaction import RedactingFilter, Redactor
+
+
+def configure_logging(level: str, redact: Redactor) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(redact))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aiohttp logs nothing a user needs at info; uvicorn's own loggers propagate to the root handler.
+    logging.getLogger("aiohttp").setLevel(max(logging.WARNING, root.level))

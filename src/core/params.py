@@ -1,0 +1,90 @@
+"""URI parameters in a model string (`model?temperature=0.7&top_k=40`).
+
+Each parameter overrides the body field of the same name. An unknown name or a
+bad value is the client's error: nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from src.core.errors import InvalidRequest
+
+Parser = Callable[[str], Any]
+
+
+def _number(low: float, high: float) -> Parser:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ValueError(f"must be a number from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+def _integer(minimum: int | None = None) -> Parser:
+    expected = "an integer" if minimum is None else f"an integer >= {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"must be {expected}") from None
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be {expected}")
+        return value
+
+    return parse
+
+
+def _choice(*allowed: str) -> Parser:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+PARAMETERS: dict[str, Parser] = {
+    "temperature": _number(0, 2),
+    "top_p": _number(0, 1),
+    "top_k": _integer(1),
+    "max_tokens": _integer(1),
+    "frequency_penalty": _number(-2, 2),
+    "presence_penalty": _number(-2, 2),
+    "seed": _integer(),
+    "reasoning_effort": _choice("none", "minimal", "low", "medium", "high", "xhigh"),
+    "verbosity": _choice("low", "medium", "high"),
+}
+
+
+def parse_params(query: str) -> dict[str, Any]:
+    """Parse and validate `k=v&k2=v2`; raise InvalidRequest naming the bad parameter."""
+    params: dict[str, Any] = {}
+    for item in query.split("&") if query else ():
+        name, sep, raw = item.partition("=")
+        name = unquote(name)
+        if name not in PARAMETERS:
+            known = ", ".join(PARAMETERS)
+            raise InvalidRequest(f"unknown model parameter {name!r} (supported: {known})", param=name)
+        if not sep or not raw:
+            raise InvalidRequest(f"model parameter {name!r} has no value", param=name)
+        if name in params:
+            raise InvalidRequest(f"model parameter {name!r} is given twice", param=name)
+        params[name] = _parse_value(name, unquote(raw))
+    return params
+
+
+def _parse_value(name: str, text: str) -> Any:
+    try:
+        return PARAMETERS[name](text)
+    except ValueError as exc:
+        raise InvalidRequest(f"model parameter {name!r}={text!r}: {exc}", param=name) from None

@@ -1,0 +1,39 @@
+"""Everything a request needs, built once at start-up and never mutated by a request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from src.backends import build_backends
+from src.backends.base import Backend
+from src.core.auth import ProxyKeys
+from src.core.catalog import ModelCatalog
+from src.core.config import Config
+from src.core.redaction import Redactor
+from src.core.routing import Router
+from src.transports.base import Transport
+
+
+@dataclass(frozen=True)
+class Runtime:
+    config: Config
+    keys: ProxyKeys
+    router: Router
+    backends: Mapping[str, Backend]
+    catalog: ModelCatalog
+    redact: Redactor
+    transport: Transport
+
+    @classmethod
+    def build(cls, config: Config, transport: Transport) -> Runtime:
+        backends = build_backends(config, transport)
+        return cls(
+            config=config,
+            keys=ProxyKeys(config.proxy_keys(), disabled=config.disable_auth),
+            router=Router.from_config(config),
+            backends=backends,
+            catalog=ModelCatalog(backends, config.default_backend, config.models_cache_ttl),
+            redact=Redactor(config.secrets()),
+            transport=transport,
+        )

@@ -1,0 +1,1 @@
+"""Protocol front-ends: the endpoints clients call, each in its own protocol."""

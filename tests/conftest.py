@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from src.core.config import Config
+from tests.fakes.proxy import RunningProxy
+from tests.fakes.upstream import FakeUpstream
+
+
+@pytest.fixture(scope="session")
+def upstream_server() -> Iterator[FakeUpstream]:
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream(upstream_server: FakeUpstream) -> FakeUpstream:
+    upstream_server.requests.clear()
+    return upstream_server
+
+
+@pytest.fixture
+def start_proxy() -> Iterator[Callable[[Config], RunningProxy]]:
+    running: list[RunningProxy] = []
+
+    def start(config: Config) -> RunningProxy:
+        proxy = RunningProxy(config).start()
+        running.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in running:
+        proxy.stop()

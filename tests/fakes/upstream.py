@@ -1,0 +1,199 @@
+"""A fake OpenRouter on 127.0.0.1, scripted by the requested model's name.
+
+Model names (the part after any vendor prefix decides):
+- anything else: a normal completion that echoes the model; streams when asked;
+- `tools`: two parallel tool calls, arguments split across chunks;
+- `error-<status>`: that HTTP status with an OpenRouter error body (`Retry-After: 1` on 429/503);
+- `echo-key-401`: a 401 whose message quotes the upstream key it received;
+- `midstream-error`: a stream that fails after its first content (OpenRouter's error chunk);
+- `truncated`: a stream whose connection ends before `[DONE]`;
+- `stall`: sends its headers (and, streaming, one chunk), then nothing for a long time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+MODELS = [
+    {
+        "id": "openai/gpt-4o",
+        "name": "OpenAI: GPT-4o",
+        "created": 1715367049,
+        "context_length": 128000,
+        "pricing": {"prompt": "0.0000025", "completion": "0.00001"},
+        "supported_parameters": ["tools", "temperature"],
+    },
+    {
+        "id": "qwen/qwen3-coder:free",
+        "name": "Qwen3 Coder (free)",
+        "created": 1753230546,
+        "context_length": 262144,
+        "pricing": {"prompt": "0", "completion": "0"},
+    },
+]
+TOOL_CALL_FRAGMENTS = [
+    [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": ""}}],
+    [{"index": 0, "function": {"arguments": '{"city": "Pa'}}],
+    [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": '{"tz":'}}],
+    [{"index": 0, "function": {"arguments": 'ris, \\u00e9"}'}}],
+    [{"index": 1, "function": {"arguments": ' "Europe/Paris"}'}}],
+]
+USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17, "cost": 0.00012}
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeUpstream:
+    host: str = "127.0.0.1"
+    port: int = 0
+    requests: list[Recorded] = field(default_factory=list)
+    stall_seconds: float = 30.0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api/v1"
+
+    def last(self) -> Recorded:
+        return self.requests[-1]
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> FakeUpstream:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake upstream did not start")
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self._serve(ready))
+
+    async def _serve(self, ready: threading.Event) -> None:
+        self._stop = asyncio.Event()
+        app = web.Application()
+        app.router.add_post("/api/v1/chat/completions", self._chat)
+        app.router.add_get("/api/v1/models", self._models)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self.port = runner.addresses[0][1]
+        ready.set()
+        await self._stop.wait()
+        await runner.cleanup()
+
+    # --- handlers --------------------------------------------------------------------------
+    async def _models(self, request: web.Request) -> web.Response:
+        self.requests.append(Recorded("GET", request.path, dict(request.headers), None))
+        return web.json_response({"data": MODELS})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(Recorded("POST", request.path, dict(request.headers), body))
+        model = str(body.get("model", ""))
+        scenario = model.rsplit("/", 1)[-1]
+        if scenario.startswith("error-"):
+            return _error(int(scenario.removeprefix("error-")))
+        if scenario == "echo-key-401":
+            key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            return _error(401, f"Incorrect API key provided: {key}")
+        if scenario == "stall" and not body.get("stream"):
+            await asyncio.sleep(self.stall_seconds)
+        if body.get("stream"):
+            return await self._stream(request, model, scenario)
+        return web.json_response(_completion(model, scenario))
+
+    async def _stream(self, request: web.Request, model: str, scenario: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Generation-Id": "gen-fake"})
+        await response.prepare(request)
+
+        async def event(payload: dict[str, Any] | str) -> None:
+            data = payload if isinstance(payload, str) else json.dumps(payload)
+            await response.write(f"data: {data}\n\n".encode())
+
+        await response.write(b": OPENROUTER PROCESSING\n\n")
+        await event(_chunk(model, {"role": "assistant", "content": ""}))
+        if scenario == "tools":
+            for fragment in TOOL_CALL_FRAGMENTS:
+                await event(_chunk(model, {"tool_calls": fragment}))
+            await event(_chunk(model, {}, finish="tool_calls"))
+        else:
+            for word in ("Hello", " from", f" {model}"):
+                await event(_chunk(model, {"content": word}))
+                if scenario == "midstream-error":
+                    error = {"code": 502, "message": "Provider disconnected", "metadata": {"error_type": "provider_unavailable"}}
+                    await event({**_chunk(model, {"content": ""}, finish="error"), "error": error})
+                    return response
+                if scenario == "truncated":
+                    request.transport.close()  # type: ignore[union-attr]
+                    return response
+                if scenario == "stall":
+                    await asyncio.sleep(self.stall_seconds)
+            await event(_chunk(model, {}, finish="stop"))
+        await event({"id": "gen-fake", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": USAGE})
+        await event("[DONE]")
+        return response
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "gen-fake",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def _completion(model: str, scenario: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": f"Hello from {model}"}
+    finish = "stop"
+    if scenario == "tools":
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+                {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": '{"tz": "Europe/Paris"}'}},
+            ],
+        }
+        finish = "tool_calls"
+    return {
+        "id": "gen-fake",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "provider": "Fake",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": USAGE,
+    }
+
+
+def _error(status: int, message: str | None = None) -> web.Response:
+    headers = {"Retry-After": "1"} if status in (429, 503) else {}
+    body = {
+        "error": {
+            "code": status,
+            "message": message or f"fake upstream error {status}",
+            "metadata": {"provider_name": "FakeProvider", "raw": f"raw provider error {status}"},
+        }
+    }
+    return web.json_response(body, status=status, headers=headers)
