@@ -34,3 +34,8 @@ def start_proxy() -> Iterator[Callable[[Config], RunningProxy]]:
     yield start
     for proxy in running:
         proxy.stop()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -7,7 +7,8 @@ Model names (the part after any vendor prefix decides):
 - `echo-key-401`: a 401 whose message quotes the upstream key it received;
 - `midstream-error`: a stream that fails after its first content (OpenRouter's error chunk);
 - `truncated`: a stream whose connection ends before `[DONE]`;
-- `stall`: sends its headers (and, streaming, one chunk), then nothing for a long time.
+- `stall`: sends its headers (and, streaming, one chunk), then nothing for a long time;
+- `slow`: streams a chunk every 50 ms for 5 s, and records in `aborted` when the reader goes away.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class FakeUpstream:
     host: str = "127.0.0.1"
     port: int = 0
     requests: list[Recorded] = field(default_factory=list)
-    stall_seconds: float = 30.0
+    aborted: list[str] = field(default_factory=list)
+    stall_seconds: float = 5.0
 
     @property
     def base_url(self) -> str:
@@ -91,7 +93,7 @@ class FakeUpstream:
         app = web.Application()
         app.router.add_post("/api/v1/chat/completions", self._chat)
         app.router.add_get("/api/v1/models", self._models)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()
@@ -129,6 +131,8 @@ class FakeUpstream:
             data = payload if isinstance(payload, str) else json.dumps(payload)
             await response.write(f"data: {data}\n\n".encode())
 
+        if scenario == "slow":
+            return await self._slow_stream(response, model)
         await response.write(b": OPENROUTER PROCESSING\n\n")
         await event(_chunk(model, {"role": "assistant", "content": ""}))
         if scenario == "tools":
@@ -150,6 +154,16 @@ class FakeUpstream:
             await event(_chunk(model, {}, finish="stop"))
         await event({"id": "gen-fake", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": USAGE})
         await event("[DONE]")
+        return response
+
+
+    async def _slow_stream(self, response: web.StreamResponse, model: str) -> web.StreamResponse:
+        try:
+            for _ in range(100):
+                await response.write(f"data: {json.dumps(_chunk(model, {'content': 'tick '}))}\n\n".encode())
+                await asyncio.sleep(0.05)
+        except (ConnectionError, RuntimeError):
+            self.aborted.append(model)
         return response
 
 
