@@ -8,7 +8,8 @@ from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-_GROUP_REF = re.compile(r"\\(?:g<([^>]*)>|(\d{1,2}))")
+# An escaped backslash (`\\`) is consumed whole, so `\\1` is not read as a reference to group 1.
+_GROUP_REF = re.compile(r"\\(?:\\|g<([^>]*)>|(\d{1,2}))")
 
 
 class AliasRule(BaseModel):
@@ -35,6 +36,8 @@ def check_replacement(pattern: re.Pattern[str], replacement: str) -> str | None:
     """Why `replacement` cannot be expanded for matches of `pattern`, or None if it can."""
     for named, numbered in _GROUP_REF.findall(replacement):
         group = named or numbered
+        if not group:
+            continue
         if group.isdigit():
             if int(group) > pattern.groups:
                 return f"refers to group {group}, but the pattern has {pattern.groups} group(s)"

@@ -33,7 +33,15 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Aioh
         finally:
             await transport.aclose()
 
-    app = FastAPI(title="Switchyard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Switchyard",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # FastAPI's built-in OpenTelemetry checks its providers on every request; the proxy has its own metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     # Plain Starlette routes: FastAPI's dependency machinery would cost time on every request.
     app.add_route("/v1/chat/completions", openai.chat_completions, methods=["POST"])
     app.add_route("/v1/models", openai.list_models, methods=["GET"])

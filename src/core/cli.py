@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def serving_problem(config: Config) -> tuple[str, str] | None:
     """Why this configuration must not serve, as (key, message), or None."""
     if config.disable_auth and not is_loopback(config.host):
-        return "disable_auth", f"--disable-auth is allowed only on a loopback host, not on {config.host!r}"
+        return "disable_auth", f"auth can be disabled (--disable-auth) only on a loopback host, not on {config.host!r}"
     if not config.disable_auth and not config.proxy_keys():
         return "auth.api_keys", (
             "no proxy key is configured: set SWITCHYARD_API_KEY, add keys under auth.api_keys in the config file, "
@@ -47,11 +47,7 @@ def serving_problem(config: Config) -> tuple[str, str] | None:
 
 def load_serving_config(argv: Sequence[str] | None = None) -> Config:
     args = build_parser().parse_args(argv)
-    config = load_config(vars(args), os.environ)
-    problem = serving_problem(config)
-    if problem:
-        raise ConfigError("configuration", *problem)
-    return config
+    return load_config(vars(args), os.environ, check=serving_problem)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,7 +69,7 @@ def serve(config: Config) -> None:
     log.info("Switchyard %s on http://%s:%d, backends: %s (default %s)", __version__, config.host, config.port,
              ", ".join(config.backends), config.default_backend)
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_config=None,
-                log_level=config.log_level, access_log=False, server_header=False)
+                log_level=config.log_level, access_log=False, server_header=False, proxy_headers=False)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class _HTTPBackend(Strict):
     @classmethod
     def _http_url(cls, url: str) -> str:
         if not url.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https:// (got {url!r})")
+            raise ValueError("must start with http:// or https://")  # the value itself may be a misplaced key
         return url.rstrip("/")
 
     @model_validator(mode="after")

@@ -94,7 +94,8 @@ class ConfigError(Exception):
     """A bad configuration. `where` names the file, variable or flag; `key` the setting."""
 
     def __init__(self, where: str, key: str, message: str) -> None:
-        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+        text = f"{where}: {key}: {message}" if key else f"{where}: {message}"
+        super().__init__(" ".join(text.splitlines()))  # always one line
         self.where = where
         self.key = key
 

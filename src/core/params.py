@@ -69,7 +69,7 @@ PARAMETERS: dict[str, Parser] = {
 def parse_params(query: str) -> dict[str, Any]:
     """Parse and validate `k=v&k2=v2`; raise InvalidRequest naming the bad parameter."""
     params: dict[str, Any] = {}
-    for item in query.split("&") if query else ():
+    for item in filter(None, query.split("&")):
         name, sep, raw = item.partition("=")
         name = unquote(name)
         if name not in PARAMETERS:

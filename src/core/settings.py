@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,7 @@ _OVERRIDABLE = ("host", "port", "default_backend", "force_model", "log_level", "
 class EnvSettings(BaseSettings):
     """The environment layer."""
 
-    # Blank variables count as unset: `export SWITCHYARD_FORCE_MODEL=` is not an error.
-    model_config = SettingsConfigDict(env_prefix="SWITCHYARD_", extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(env_prefix="SWITCHYARD_", extra="ignore")
 
     config: Path | None = None
     host: str | None = None
@@ -51,7 +50,9 @@ class EnvSettings(BaseSettings):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> EnvSettings:
-        return cls(**_MappingEnvSource(cls, environ)())
+        # Blank variables count as unset: `export SWITCHYARD_FORCE_MODEL=` is not an error.
+        present = {name: value for name, value in environ.items() if value.strip()}
+        return cls(**_MappingEnvSource(cls, present)())
 
 
 class _MappingEnvSource(EnvSettingsSource):
@@ -63,8 +64,16 @@ class _MappingEnvSource(EnvSettingsSource):
         return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
-def load_config(cli: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Build the Config from every layer. `cli` holds the flags the user gave (None = not given)."""
+Check = Callable[[Config], "tuple[str, str] | None"]
+
+
+def load_config(
+    cli: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None, check: Check | None = None
+) -> Config:
+    """Build the Config from every layer. `cli` holds the flags the user gave (None = not given).
+
+    `check` may refuse a valid Config for a purpose (as serving does), as (key, message).
+    """
     cli = {k: v for k, v in (cli or {}).items() if v is not None}
     env = _read_env(os.environ if environ is None else environ)
     path = _config_path(cli.get("config"), env.config)
@@ -72,10 +81,15 @@ def load_config(cli: Mapping[str, Any] | None = None, environ: Mapping[str, str]
     raw = expand_variables(read_yaml(path), environ, where) if path else {}
     merged, origins = merge_layers(raw, env, cli)
     try:
-        return Config.model_validate(merged)
+        config = Config.model_validate(merged)
     except ValidationError as exc:
         key, message = describe(exc)
         raise ConfigError(origins.get(key.partition(".")[0], where), key, message) from None
+    problem = check(config) if check else None
+    if problem:
+        key, message = problem
+        raise ConfigError(origins.get(key.partition(".")[0], where), key, message)
+    return config
 
 
 def _read_env(environ: Mapping[str, str]) -> EnvSettings:
@@ -97,9 +111,22 @@ def _config_path(from_cli: str | None, from_env: Path | None) -> Path | None:
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; a config with both is almost surely a mistake."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         position = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -139,7 +166,8 @@ def merge_layers(
     file: Mapping[str, Any], env: EnvSettings, cli: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Merge the layers into one raw mapping, and say where each overridden top-level key came from."""
-    merged = copy.deepcopy(dict(file))
+    # A section whose every line is commented out reads as null: treat it as absent.
+    merged = copy.deepcopy({key: value for key, value in file.items() if value is not None})
     origins: dict[str, str] = {}
     backends = merged.setdefault("backends", {"openrouter": {"type": "openrouter"}})
     if env.openrouter_api_key and isinstance(backends, dict) and isinstance(backends.get("openrouter"), dict):

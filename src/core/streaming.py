@@ -43,15 +43,18 @@ class EventSplitter:
 
 def ends_stream(event: bytes) -> bool:
     """True for `data: [DONE]` and for an event carrying an error (OpenRouter's mid-stream form)."""
-    if b"[DONE]" in event:
-        return any(line.strip() == b"data: [DONE]" for line in event.split(b"\n"))
+    if b"[DONE]" in event and _data(event).strip() == b"[DONE]":
+        return True
     return b'"error"' in event and _has_error(event)
 
 
+def _data(event: bytes) -> bytes:
+    return b"\n".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
+
+
 def _has_error(event: bytes) -> bool:
-    data = b"\n".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
     try:
-        payload = orjson.loads(data)
+        payload = orjson.loads(_data(event))
     except orjson.JSONDecodeError:
         return False
     return isinstance(payload, dict) and bool(payload.get("error"))

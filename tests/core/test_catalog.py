@@ -1,0 +1,205 @@
+"""public_model and ModelCatalog: every backend's models, cached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from src.core.catalog import ModelCatalog, public_model
+from src.core.errors import UpstreamTimeout, UpstreamUnreachable
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+PRICING = {"prompt": "0.0000025", "completion": "0.00001"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "backend", "is_default", "expected"),
+    [
+        # default backend: the plain id
+        (
+            {"id": "gpt-4o", "object": "model", "created": 1715367049, "owned_by": "system"},
+            "openai",
+            True,
+            {"id": "gpt-4o", "object": "model", "created": 1715367049, "owned_by": "system"},
+        ),
+        # another backend: backend:id, owned_by from the vendor prefix, OpenRouter fields kept
+        (
+            {
+                "id": "openai/gpt-4o",
+                "name": "OpenAI: GPT-4o",
+                "created": 1715367049,
+                "context_length": 128000,
+                "pricing": PRICING,
+                "description": "dropped",
+            },
+            "openrouter",
+            False,
+            {
+                "id": "openrouter:openai/gpt-4o",
+                "object": "model",
+                "created": 1715367049,
+                "owned_by": "openai",
+                "name": "OpenAI: GPT-4o",
+                "context_length": 128000,
+                "pricing": PRICING,
+            },
+        ),
+        (
+            {"id": "anthropic/claude-3-haiku:beta", "context_length": 200000},
+            "openrouter",
+            True,
+            {
+                "id": "anthropic/claude-3-haiku:beta",
+                "object": "model",
+                "created": 0,
+                "owned_by": "anthropic",
+                "context_length": 200000,
+            },
+        ),
+        # a ~ id: the vendor is after the tilde
+        (
+            {"id": "~anthropic/claude-sonnet-latest"},
+            "openrouter",
+            False,
+            {"id": "openrouter:~anthropic/claude-sonnet-latest", "object": "model", "created": 0, "owned_by": "anthropic"},
+        ),
+        # no vendor prefix, no owned_by: the backend owns it
+        (
+            {"id": "llama3:8b", "created": "yesterday"},
+            "ollama",
+            False,
+            {"id": "ollama:llama3:8b", "object": "model", "created": 0, "owned_by": "ollama"},
+        ),
+        # the backend's own owned_by wins over the vendor prefix
+        (
+            {"id": "meta/llama-3", "owned_by": "library"},
+            "local",
+            False,
+            {"id": "local:meta/llama-3", "object": "model", "created": 0, "owned_by": "library"},
+        ),
+        # fields set to None are not copied
+        (
+            {"id": "x/y", "context_length": None, "pricing": None, "top_provider": {"is_moderated": True}},
+            "openrouter",
+            True,
+            {"id": "x/y", "object": "model", "created": 0, "owned_by": "x", "top_provider": {"is_moderated": True}},
+        ),
+    ],
+)
+def test_public_model(raw: dict[str, Any], backend: str, is_default: bool, expected: dict[str, Any]) -> None:
+    assert public_model(raw, backend, is_default) == expected
+
+
+class FakeBackend:
+    def __init__(self, *batches: list[dict[str, Any]] | Exception) -> None:
+        self.batches = list(batches)
+        self.calls = 0
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        result = self.batches[min(self.calls, len(self.batches) - 1)]
+        self.calls += 1
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+V1 = [{"id": "gpt-4o"}]
+V2 = [{"id": "gpt-4o"}, {"id": "gpt-5"}]
+
+
+def ids(models: list[dict[str, Any]]) -> list[str]:
+    return [m["id"] for m in models]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("advance", "calls", "expected"),
+    [
+        (0, 1, ["gpt-4o"]),
+        (59.9, 1, ["gpt-4o"]),
+        (60, 2, ["gpt-4o", "gpt-5"]),
+        (61, 2, ["gpt-4o", "gpt-5"]),
+        (3600, 2, ["gpt-4o", "gpt-5"]),
+    ],
+)
+async def test_cache_ttl(advance: float, calls: int, expected: list[str]) -> None:
+    backend = FakeBackend(V1, V2)
+    clock = Clock()
+    catalog = ModelCatalog({"openai": backend}, "openai", ttl=60, clock=clock)  # type: ignore[dict-item]
+    assert ids(await catalog.models()) == ["gpt-4o"]
+    assert backend.calls == 1
+    clock.now += advance
+    assert ids(await catalog.models()) == expected
+    assert ids(await catalog.backend_models("openai")) == expected
+    assert backend.calls == calls
+
+
+@pytest.mark.anyio
+async def test_cached_many_times_within_ttl() -> None:
+    backend = FakeBackend(V1, V2)
+    clock = Clock()
+    catalog = ModelCatalog({"openai": backend}, "openai", ttl=60, clock=clock)  # type: ignore[dict-item]
+    for step in range(10):
+        clock.now = 1000.0 + step * 5
+        assert ids(await catalog.models()) == ["gpt-4o"]
+    assert backend.calls == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "error",
+    [UpstreamUnreachable("b", "down"), UpstreamTimeout("b", "slow")],
+)
+async def test_failing_backend_without_cache_yields_nothing(error: Exception) -> None:
+    backend = FakeBackend(error)
+    catalog = ModelCatalog({"b": backend}, "b", ttl=60, clock=Clock())  # type: ignore[dict-item]
+    assert await catalog.models() == []
+    assert await catalog.backend_models("b") == []
+    assert backend.calls == 2  # nothing cached, so each call asks again
+
+
+@pytest.mark.anyio
+async def test_failing_backend_yields_stale_data() -> None:
+    backend = FakeBackend(V1, UpstreamUnreachable("b", "down"), V2)
+    clock = Clock()
+    catalog = ModelCatalog({"b": backend}, "b", ttl=60, clock=clock)  # type: ignore[dict-item]
+    assert ids(await catalog.models()) == ["gpt-4o"]
+    clock.now += 120
+    assert ids(await catalog.models()) == ["gpt-4o"]  # stale, not raised
+    assert backend.calls == 2
+    # the failure did not refresh the cache, so the next call asks again and gets fresh data
+    assert ids(await catalog.models()) == ["gpt-4o", "gpt-5"]
+    assert backend.calls == 3
+
+
+@pytest.mark.anyio
+async def test_several_backends_concatenated() -> None:
+    openai = FakeBackend([{"id": "gpt-4o"}, {"id": "gpt-4o-mini"}])
+    openrouter = FakeBackend([{"id": "anthropic/claude-3-haiku:beta", "context_length": 200000}])
+    down = FakeBackend(UpstreamUnreachable("down", "connection refused"))
+    ollama = FakeBackend([{"id": "llama3:8b"}])
+    catalog = ModelCatalog(
+        {"openai": openai, "openrouter": openrouter, "down": down, "ollama": ollama},  # type: ignore[dict-item]
+        "openai",
+        ttl=60,
+        clock=Clock(),
+    )
+    models = await catalog.models()
+    assert ids(models) == ["gpt-4o", "gpt-4o-mini", "openrouter:anthropic/claude-3-haiku:beta", "ollama:llama3:8b"]
+    assert models[2]["context_length"] == 200000
+    assert models[2]["owned_by"] == "anthropic"
+    assert [b.calls for b in (openai, openrouter, down, ollama)] == [1, 1, 1, 1]
