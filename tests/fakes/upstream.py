@@ -85,10 +85,11 @@ class FakeUpstream:
         self._thread.join(10)
 
     def _run(self, ready: threading.Event) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._loop.run_until_complete(self._serve(ready))
+        # asyncio.run cancels the handlers still sleeping (stalls) before it closes the loop.
+        asyncio.run(self._serve(ready))
 
     async def _serve(self, ready: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         app = web.Application()
         app.router.add_post("/api/v1/chat/completions", self._chat)
