@@ -7,7 +7,7 @@ import json
 import httpx
 import openai
 
-from tests.fakes.proxy import PROXY_KEY, UPSTREAM_KEY
+from tests.fakes.proxy import PROXY_KEY, UPSTREAM_KEY, config_for
 from tests.fakes.upstream import USAGE, FakeUpstream
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -135,3 +135,28 @@ def test_identity_defaults_and_client_headers(client: openai.OpenAI, upstream: F
     assert headers["HTTP-Referer"] == "https://client.example"
     assert headers["X-Title"] == headers["X-OpenRouter-Title"] == "Switchyard"
     assert PROXY_KEY not in json.dumps(headers)
+
+
+def test_configured_identity_replaces_the_clients_headers(upstream: FakeUpstream, start_proxy) -> None:
+    backends = {
+        "openrouter": {
+            "type": "openrouter",
+            "base_url": upstream.base_url,
+            "api_key": UPSTREAM_KEY,
+            "identity": {"title": "PerBackend"},
+        }
+    }
+    identity = {"user_agent": "MyApp/1.0", "referer": "https://myapp.example", "title": "Global"}
+    proxy = start_proxy(config_for(upstream.base_url, identity=identity, backends=backends))
+    client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=PROXY_KEY, max_retries=0)
+
+    client.chat.completions.create(
+        model="openai/gpt-4o",
+        messages=MESSAGES,
+        extra_headers={"HTTP-Referer": "https://client.example", "X-Title": "ClientTitle"},
+    )
+
+    headers = upstream.last().headers
+    assert headers["User-Agent"] == "MyApp/1.0"
+    assert headers["HTTP-Referer"] == "https://myapp.example"
+    assert headers["X-Title"] == headers["X-OpenRouter-Title"] == "PerBackend"
