@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import orjson
 
 from src.core.config import Identity
-from src.core.errors import UpstreamStatusError, UpstreamUnreachable
-from src.core.identity import identity_headers
+from src.core.errors import UpstreamProtocolError, UpstreamStatusError
+from src.core.identity import client_header, identity_headers
 from src.transports.base import Transport, UpstreamRequest, UpstreamResponse
 
 MAX_ERROR_TEXT = 500
@@ -45,9 +45,11 @@ class Backend:
         try:
             data = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            raise UpstreamUnreachable(self.name, "model list is not JSON") from None
+            raise UpstreamProtocolError(self.name, "the model list is not JSON") from None
         models = data.get("data") if isinstance(data, dict) else data
-        return [m for m in models or () if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        if not isinstance(models, list):
+            raise UpstreamProtocolError(self.name, "the model list is not a list")
+        return [m for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
     def _request(self, method: str, path: str, client: Mapping[str, str], body: bytes | None) -> UpstreamRequest:
         return UpstreamRequest(
@@ -64,7 +66,7 @@ class Backend:
         headers = identity_headers(self._identity, client)
         headers["Content-Type"] = "application/json"
         for name in self.passthrough_headers:
-            value = client.get(name)
+            value = client_header(client, name)
             if value is not None:
                 headers[name] = value
         if self._keys:

@@ -8,10 +8,6 @@ from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-# An escaped backslash (`\\`) is consumed whole, so `\\1` is not read as a reference to group 1.
-_GROUP_REF = re.compile(r"\\(?:\\|g<([^>]*)>|(\d{1,2}))")
-
-
 class AliasRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,15 +30,10 @@ class AliasRule(BaseModel):
 
 def check_replacement(pattern: re.Pattern[str], replacement: str) -> str | None:
     """Why `replacement` cannot be expanded for matches of `pattern`, or None if it can."""
-    for named, numbered in _GROUP_REF.findall(replacement):
-        group = named or numbered
-        if not group:
-            continue
-        if group.isdigit():
-            if int(group) > pattern.groups:
-                return f"refers to group {group}, but the pattern has {pattern.groups} group(s)"
-        elif group not in pattern.groupindex:
-            return f"refers to unknown group {group!r}"
+    try:
+        pattern.sub(replacement, "")  # compiles the whole template (escapes, group names and numbers)
+    except re.error as exc:
+        return f"invalid replacement {replacement!r}: {exc}"
     return None
 
 

@@ -39,6 +39,7 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Aioh
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
         # FastAPI's built-in OpenTelemetry checks its providers on every request; the proxy has its own metrics.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -78,5 +79,5 @@ async def render_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def render_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    # Starlette re-raises the exception after this response, and the server logs its traceback.
     return await render_error(request, ProxyError("internal error in Switchyard; the proxy's log has the details"))

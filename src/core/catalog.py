@@ -13,6 +13,7 @@ from src.core.errors import UpstreamError
 
 log = logging.getLogger("switchyard.catalog")
 # Fields of a backend's model entry worth keeping: OpenRouter's context length, prices and capabilities.
+FAILURE_TTL = 30.0  # seconds before a backend that failed to list its models is asked again
 KEPT_FIELDS = ("name", "context_length", "pricing", "supported_parameters", "architecture", "top_provider")
 
 
@@ -62,8 +63,11 @@ class ModelCatalog:
             try:
                 raw = await self._backends[name].list_models()
             except UpstreamError as exc:
-                log.warning("cannot list models of backend %s: %s", name, exc.message)
-                return cached[1] if cached else []
+                log.warning("cannot list the models of backend %s: %s", name, exc.message)
+                # Keep what we had, and do not ask a backend that is down again on every call.
+                models = cached[1] if cached else []
+                self._cache[name] = (self._clock() + min(self._ttl, FAILURE_TTL), models)
+                return models
             models = [public_model(m, name, name == self._default) for m in raw]
             self._cache[name] = (self._clock() + self._ttl, models)
             return models

@@ -7,14 +7,35 @@ import orjson
 from src.core.errors import ProxyError
 
 
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "payment_required",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+def openai_type(error: ProxyError) -> str:
+    """The error's own type, else the conventional one for its status."""
+    if error.error_type:
+        return error.error_type
+    return _OPENAI_TYPES.get(error.status, "api_error" if error.status >= 500 else "invalid_request_error")
+
+
 def openai_error(error: ProxyError, message: str) -> bytes:
     """`{"error": {"message", "type", "param", "code"}}`, as the OpenAI SDK parses it."""
-    return orjson.dumps(
-        {"error": {"message": message, "type": error.error_type, "param": error.param, "code": error.code}}
-    )
+    body = {"message": message, "type": openai_type(error), "param": error.param, "code": error.code}
+    return orjson.dumps({"error": body})
 
 
 def openai_stream_error(error: ProxyError, message: str) -> bytes:
     """An SSE event the OpenAI SDK raises on: a `data:` object with a truthy `error`."""
-    body = {"message": message, "type": error.error_type, "param": error.param, "code": error.code or str(error.status)}
+    code = error.code or str(error.status)
+    body = {"message": message, "type": openai_type(error), "param": error.param, "code": code}
     return b"data: " + orjson.dumps({"error": body}) + b"\n\n"

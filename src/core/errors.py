@@ -1,7 +1,7 @@
 """The one error hierarchy. Every failure a client can see is a ProxyError.
 
-Each protocol front-end renders these in its own envelope, in one place
-(`src/core/responses.py`); nothing else builds error bodies.
+Each protocol renders these in its own envelope, in one place
+(`src/core/envelopes.py`); nothing else builds error bodies.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ class ProxyError(Exception):
     """A failure with an HTTP status, reported to the client in its protocol's envelope."""
 
     status: int = 500
-    error_type: str = "api_error"
+    error_type: str | None = "api_error"  # None: the envelope derives one from the status
 
     def __init__(
         self,
@@ -74,7 +74,7 @@ class UpstreamStatusError(UpstreamError):
     ) -> None:
         headers = {"retry-after": retry_after} if retry_after else None
         super().__init__(backend, message, status=status, code=code, headers=headers)
-        self.error_type = upstream_type or _type_for_status(status)
+        self.error_type = upstream_type
         self.retry_after = retry_after
 
 
@@ -83,6 +83,13 @@ class UpstreamUnreachable(UpstreamError):
 
     status = 502
     error_type = "upstream_unreachable"
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The backend answered with something that is not what its protocol promises."""
+
+    status = 502
+    error_type = "upstream_invalid_response"
 
 
 class UpstreamTimeout(UpstreamError):
@@ -98,21 +105,3 @@ class ConfigError(Exception):
         super().__init__(" ".join(text.splitlines()))  # always one line
         self.where = where
         self.key = key
-
-
-_TYPES_BY_STATUS = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "payment_required",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    413: "request_too_large",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-    529: "overloaded_error",
-}
-
-
-def _type_for_status(status: int) -> str:
-    return _TYPES_BY_STATUS.get(status, "api_error" if status >= 500 else "invalid_request_error")

@@ -13,10 +13,27 @@ DEFAULT_TITLE = "Switchyard"
 
 def identity_headers(configured: Identity, client: Mapping[str, str]) -> dict[str, str]:
     """Headers for one upstream request. `client` must look headers up case-insensitively."""
-    headers = {"User-Agent": configured.user_agent or client.get("user-agent") or DEFAULT_USER_AGENT}
-    referer = configured.referer or client.get("http-referer")
+    headers = {"User-Agent": configured.user_agent or client_header(client, "user-agent") or DEFAULT_USER_AGENT}
+    referer = configured.referer or client_header(client, "http-referer")
     if referer:
         headers["HTTP-Referer"] = referer
-    title = configured.title or client.get("x-openrouter-title") or client.get("x-title") or DEFAULT_TITLE
+    title = (
+        configured.title
+        or client_header(client, "x-openrouter-title")
+        or client_header(client, "x-title")
+        or DEFAULT_TITLE
+    )
     headers["X-Title"] = title
     return headers
+
+
+def client_header(client: Mapping[str, str], name: str) -> str | None:
+    """A client's header, ready to send on. The server decodes header bytes as latin-1 and the
+    upstream client encodes as UTF-8, so UTF-8 text (`Café`) is re-decoded to arrive unchanged."""
+    value = client.get(name)
+    if not value or value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value

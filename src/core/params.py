@@ -29,15 +29,15 @@ def _number(low: float, high: float) -> Parser:
     return parse
 
 
-def _integer(minimum: int | None = None) -> Parser:
-    expected = "an integer" if minimum is None else f"an integer >= {minimum}"
+def _integer(minimum: int, maximum: int) -> Parser:
+    expected = f"an integer from {minimum} to {maximum}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise ValueError(f"must be {expected}") from None
-        if minimum is not None and value < minimum:
+        if not minimum <= value <= maximum:
             raise ValueError(f"must be {expected}")
         return value
 
@@ -53,14 +53,17 @@ def _choice(*allowed: str) -> Parser:
     return parse
 
 
+INT32_MAX = 2**31 - 1
+INT64 = (-(2**63), 2**63 - 1)
+
 PARAMETERS: dict[str, Parser] = {
     "temperature": _number(0, 2),
     "top_p": _number(0, 1),
-    "top_k": _integer(1),
-    "max_tokens": _integer(1),
+    "top_k": _integer(1, INT32_MAX),
+    "max_tokens": _integer(1, INT32_MAX),
     "frequency_penalty": _number(-2, 2),
     "presence_penalty": _number(-2, 2),
-    "seed": _integer(),
+    "seed": _integer(*INT64),
     "reasoning_effort": _choice("none", "minimal", "low", "medium", "high", "xhigh"),
     "verbosity": _choice("low", "medium", "high"),
 }

@@ -177,6 +177,9 @@ def merge_layers(
         auth = merged.setdefault("auth", {})
         if isinstance(auth, dict):
             keys = auth.get("api_keys") or []
+            if any(isinstance(k, dict) and k.get("name") == ENV_KEY_NAME for k in keys):
+                message = f"adds a proxy key named {ENV_KEY_NAME!r}, and auth.api_keys already has one: rename that one"
+                raise ConfigError("SWITCHYARD_API_KEY", "auth.api_keys", message)
             auth["api_keys"] = [*keys, {"name": ENV_KEY_NAME, "key": env.api_key.get_secret_value()}]
     for name in _OVERRIDABLE:
         value = getattr(env, name)

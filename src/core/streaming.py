@@ -16,28 +16,50 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 class EventSplitter:
-    """Cuts a byte stream into whole SSE events, each ending in a blank line."""
+    """Cuts a byte stream into whole SSE events, each ending in a blank line.
 
-    __slots__ = ("_buffer",)
+    Line endings are normalised to LF (SSE allows CR, LF and CRLF). Each chunk is
+    scanned once, so a huge event arriving in many small chunks costs linear time.
+    """
+
+    __slots__ = ("_buffer", "_after_cr")
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._buffer = bytearray()
+        self._after_cr = False
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        buffer = self._buffer + chunk
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n")
+        if not chunk:
+            return []
+        if self._after_cr or b"\r" in chunk:
+            chunk = self._normalise(chunk)
+        if self._buffer:
+            scan = len(self._buffer) - 1  # a boundary may straddle the old tail and the new chunk
+            self._buffer += chunk
+            data: bytes | bytearray = self._buffer
+        else:
+            scan, data = 0, chunk
         events = []
         start = 0
-        while (end := buffer.find(b"\n\n", start)) != -1:
-            events.append(buffer[start : end + 2])
-            start = end + 2
-        self._buffer = buffer[start:]
+        while (end := data.find(b"\n\n", scan)) != -1:
+            events.append(bytes(data[start : end + 2]))
+            start = scan = end + 2
+        if data is self._buffer:
+            del self._buffer[:start]
+        elif start < len(data):
+            self._buffer = bytearray(data[start:])
         return events
+
+    def _normalise(self, chunk: bytes) -> bytes:
+        if self._after_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the LF of a CRLF whose CR ended the previous chunk
+        self._after_cr = chunk.endswith(b"\r")
+        return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
     def flush(self) -> bytes:
         """What is left after the stream ended, completed into an event."""
-        tail, self._buffer = self._buffer.strip(b"\n"), b""
+        tail = bytes(self._buffer).strip(b"\n")
+        self._buffer = bytearray()
         return tail + b"\n\n" if tail else b""
 
 
@@ -60,7 +82,23 @@ def _has_error(event: bytes) -> bool:
     return isinstance(payload, dict) and bool(payload.get("error"))
 
 
-async def relay_events(upstream: UpstreamResponse, backend: str, error_event: ErrorEvent) -> AsyncIterator[bytes]:
+def is_whole(event: bytes) -> bool:
+    """Whether an event left over at the end of a stream is complete, not the first half of one."""
+    data = _data(event).strip()
+    if not data:
+        return event.startswith(b":")
+    if data == b"[DONE]":
+        return True
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+async def relay_events(
+    upstream: UpstreamResponse, backend: str, error_event: ErrorEvent, redact: Callable[[str], str]
+) -> AsyncIterator[bytes]:
     """Forward whole events as they arrive; end a broken or truncated stream with an error event."""
     splitter = EventSplitter()
     finished = False
@@ -69,17 +107,22 @@ async def relay_events(upstream: UpstreamResponse, backend: str, error_event: Er
             events = splitter.feed(chunk)
             if events:
                 finished = finished or any(map(ends_stream, events))
-                yield b"".join(events)
+                # An upstream's error event can quote a key; only error events are worth the scan.
+                yield _redacted(events, redact) if finished else b"".join(events)
         tail = splitter.flush()
-        if tail:
+        if tail and is_whole(tail):
             finished = finished or ends_stream(tail)
-            yield tail
+            yield _redacted([tail], redact)
     except UpstreamError as exc:
         if not finished:
             yield error_event(exc)
         return
     if not finished:
         yield error_event(UpstreamUnreachable(backend, "the stream ended before it was complete"))
+
+
+def _redacted(events: list[bytes], redact: Callable[[str], str]) -> bytes:
+    return redact(b"".join(events).decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
 
 
 class EventStreamResponse:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from src.core.completion_stream import completion_as_events
 from src.core.envelopes import openai_stream_error
-from src.core.errors import NotFound, ProxyError
+from src.core.errors import NotFound, ProxyError, UpstreamError, UpstreamProtocolError
 from src.core.pipeline import apply_route, parse_json_object
 from src.core.runtime import Runtime
-from src.core.streaming import EventStreamResponse, relay_events
+from src.core.streaming import ErrorEvent, EventStreamResponse, relay_events
+from src.transports.base import UpstreamResponse
 
 # Upstream response headers a client may want; the rest (hop-by-hop, cookies, lengths) stay behind.
 FORWARDED_HEADERS = ("x-generation-id", "x-request-id")
@@ -21,20 +24,38 @@ async def chat_completions(request: Request) -> Response | EventStreamResponse:
     runtime: Runtime = request.app.state.runtime
     headers = request.headers
     runtime.keys.authenticate(headers)
-    body = parse_json_object(await request.body())
+    raw = await request.body()
+    body = parse_json_object(raw)
     route = runtime.router.resolve(body.get("model"))
     backend = runtime.backends[route.backend]
-    upstream = await backend.chat(apply_route(body, route), headers)
+    upstream = await backend.chat(apply_route(raw, body, route), headers)
     forwarded = _forwarded(upstream.headers)
-    if body.get("stream") is True and upstream.headers.get("content-type", "").startswith("text/event-stream"):
+    content_type = upstream.headers.get("content-type", "application/json")
+    if body.get("stream") is not True:
+        content = await upstream.read()
+        return Response(content, status_code=upstream.status, headers=forwarded, media_type=content_type)
 
-        def error_event(error: ProxyError) -> bytes:
-            return openai_stream_error(error, runtime.redact(error.message))
+    def error_event(error: ProxyError) -> bytes:
+        return openai_stream_error(error, runtime.redact(error.message))
 
-        return EventStreamResponse(relay_events(upstream, backend.name, error_event), upstream.aclose, forwarded)
-    content = await upstream.read()
-    media_type = upstream.headers.get("content-type", "application/json")
-    return Response(content, status_code=upstream.status, headers=forwarded, media_type=media_type)
+    if content_type.startswith("text/event-stream"):
+        events = relay_events(upstream, backend.name, error_event, runtime.redact)
+    else:
+        events = _replayed(upstream, backend.name, error_event)
+    return EventStreamResponse(events, upstream.aclose, forwarded)
+
+
+async def _replayed(upstream: UpstreamResponse, backend: str, error_event: ErrorEvent) -> AsyncIterator[bytes]:
+    """The stream of an upstream that answered a streaming request with one JSON body."""
+    try:
+        completion = orjson.loads(await upstream.read())
+    except orjson.JSONDecodeError:
+        completion = None
+    except UpstreamError as exc:
+        yield error_event(exc)
+        return
+    problem = "answered a streaming request with neither a stream nor a chat completion"
+    yield completion_as_events(completion) or error_event(UpstreamProtocolError(backend, problem))
 
 
 async def list_models(request: Request) -> JSONResponse:

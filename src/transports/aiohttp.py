@@ -28,9 +28,8 @@ class AiohttpTransport:
         return self._session
 
     async def send(self, request: UpstreamRequest) -> _AiohttpResponse:
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=request.connect_timeout, sock_read=request.timeout
-        )
+        # `connect` also bounds the DNS lookup and the wait for a pooled connection.
+        timeout = aiohttp.ClientTimeout(total=None, connect=request.connect_timeout, sock_read=request.timeout)
         try:
             response = await self._client().request(
                 request.method,
