@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from src.core.identity import client_header, identity_headers
 from src.transports.base import Transport, UpstreamRequest, UpstreamResponse
 
 MAX_ERROR_TEXT = 500
+MODELS_TIMEOUT = 30.0  # a model list is small; a backend that takes longer is down, not busy
 
 
 class Backend:
@@ -38,7 +40,9 @@ class Backend:
         return response
 
     async def list_models(self) -> list[dict[str, Any]]:
-        response = await self._transport.send(self._request("GET", "/models", {}, None))
+        request = self._request("GET", "/models", {}, None)
+        request = dataclasses.replace(request, timeout=min(request.timeout, MODELS_TIMEOUT))
+        response = await self._transport.send(request)
         payload = await response.read()
         if response.status >= 300:
             raise self.status_error(response.status, payload, response.headers)

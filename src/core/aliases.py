@@ -32,7 +32,7 @@ def check_replacement(pattern: re.Pattern[str], replacement: str) -> str | None:
     """Why `replacement` cannot be expanded for matches of `pattern`, or None if it can."""
     try:
         pattern.sub(replacement, "")  # compiles the whole template (escapes, group names and numbers)
-    except re.error as exc:
+    except (re.error, IndexError) as exc:  # an unknown group name is an IndexError
         return f"invalid replacement {replacement!r}: {exc}"
     return None
 

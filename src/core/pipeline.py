@@ -2,8 +2,8 @@
 
 The body is parsed once, with orjson. Fields the proxy does not own must reach the
 upstream exactly as sent, so the few inputs orjson would change or refuse
-(integers past 64 bits, lone surrogate escapes, NaN) go through the standard
-library's json instead, which keeps them as they are.
+(integers past 64 bits, lone surrogate escapes, NaN and Infinity) are parsed and
+written back by the standard library's json instead, which keeps them as they are.
 """
 
 from __future__ import annotations
@@ -17,26 +17,31 @@ import orjson
 from src.core.errors import InvalidRequest
 from src.core.routing import Route
 
-# orjson reads integers wider than 64 bits as floats; 20 digits in a row may be one.
-_WIDE_INTEGER = re.compile(rb"\d{20}")
+# orjson reads integers outside [-2**63, 2**64) as floats; these digit runs may be one.
+_WIDE_INTEGER = re.compile(rb"\d{20}|-\d{19}")
+
+
+class _StdlibBody(dict):  # type: ignore[type-arg]
+    """A body only the standard library reads faithfully, so only it may write it back."""
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """The request body. Only its top level is looked at."""
     try:
-        body = json.loads(raw) if _WIDE_INTEGER.search(raw) else orjson.loads(raw)
+        body = _stdlib_loads(raw) if _WIDE_INTEGER.search(raw) else orjson.loads(raw)
     except orjson.JSONDecodeError:
-        body = _strict_stdlib_loads(raw)
+        body = _stdlib_loads(raw)
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     return body
 
 
-def _strict_stdlib_loads(raw: bytes) -> Any:
+def _stdlib_loads(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    return _StdlibBody(body) if isinstance(body, dict) else body
 
 
 def apply_route(raw: bytes, body: dict[str, Any], route: Route) -> bytes:
@@ -44,13 +49,16 @@ def apply_route(raw: bytes, body: dict[str, Any], route: Route) -> bytes:
     if body.get("model") == route.model and not route.params:
         return raw  # nothing to rewrite: forward the client's bytes as they came
     routed = {**body, "model": route.model, **route.params}
-    if _WIDE_INTEGER.search(raw):
+    if isinstance(body, _StdlibBody):
         return _stdlib_dumps(routed)
     try:
         return orjson.dumps(routed)
-    except TypeError:  # a lone surrogate the standard library let through
+    except TypeError:  # nested deeper than orjson writes
         return _stdlib_dumps(routed)
 
 
 def _stdlib_dumps(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode("ascii")
+    try:
+        return json.dumps(body, separators=(",", ":")).encode("ascii")
+    except RecursionError:
+        raise InvalidRequest("the request body is nested too deeply") from None

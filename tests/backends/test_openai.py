@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import respx
 from starlette.datastructures import Headers
 
 from src import __version__
 from src.backends import build_backends
 from src.backends.openai import OpenAIBackend
 from src.core.config import Config, Identity, OpenAIBackendConfig
-from src.core.errors import UpstreamStatusError
+from src.core.envelopes import openai_type
+from src.core.errors import UpstreamProtocolError, UpstreamStatusError
 from src.transports.httpx import HttpxTransport
 
 BASE = "http://llm.test:8080/v1"
@@ -22,17 +22,6 @@ BODY = b'{"model": "llama-3", "messages": [{"role": "user", "content": "hi"}], "
 COMPLETION = {"id": "cmpl-1", "object": "chat.completion", "choices": []}
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def router():
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as mock:
-        yield mock
 
 
 def make_backend(
@@ -170,6 +159,26 @@ async def test_error_status_message_and_code(router) -> None:
     assert error.message == f"{NAME}: Rate limit reached"
     assert error.code == "rate_limit_exceeded"
     assert {k.lower(): v for k, v in error.headers.items()}["retry-after"] == "20"
+    # The upstream's own type is kept, and wins over the one its status would give.
+    assert error.error_type == "requests"
+    assert openai_type(error) == "requests"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(400, "invalid_request_error"), (401, "authentication_error"), (403, "permission_error"),
+     (404, "not_found_error"), (429, "rate_limit_error"), (500, "api_error"), (503, "api_error")],
+)
+async def test_error_without_upstream_type_gets_one_from_its_status(router, status: int, expected: str) -> None:
+    error = await chat_error(router, status, json={"error": {"message": "nope"}})
+    assert error.error_type is None
+    assert openai_type(error) == expected
+
+
+async def test_error_type_that_is_not_a_string_is_ignored(router) -> None:
+    error = await chat_error(router, 429, json={"error": {"message": "slow", "type": {"nested": True}}})
+    assert error.error_type is None
+    assert openai_type(error) == "rate_limit_error"
 
 
 async def test_error_integer_code_becomes_string(router) -> None:
@@ -250,6 +259,22 @@ async def test_list_models_500(router) -> None:
     assert info.value.status == 500
     assert info.value.message.startswith(NAME)
     assert "internal" in info.value.message
+
+
+async def test_list_models_non_json_is_a_protocol_error(router) -> None:
+    router.get(MODELS_URL).respond(200, content=b"Ollama is running")
+    with pytest.raises(UpstreamProtocolError) as info:
+        await make_backend().list_models()
+    assert info.value.status == 502
+    assert info.value.message == f"{NAME}: the model list is not JSON"
+
+
+async def test_list_models_data_that_is_not_a_list_is_a_protocol_error(router) -> None:
+    router.get(MODELS_URL).respond(200, json={"object": "list", "data": 5})
+    with pytest.raises(UpstreamProtocolError) as info:
+        await make_backend().list_models()
+    assert info.value.status == 502
+    assert info.value.message == f"{NAME}: the model list is not a list"
 
 
 # --- streaming -----------------------------------------------------------------------------

@@ -72,7 +72,14 @@ def test_apply_aliases(model: str, rule_set: tuple[AliasRule, ...], expected: st
         (r"^(?P<name>.*)", r"x:\1"),
         (r"^fast$", "openrouter:openai/gpt-4o-mini"),
         (r"^fast$", r"x:\g<0>"),
+        (r"^fast$", r"x:\0"),
         (r"^(.)(.)(.)(.)(.)(.)(.)(.)(.)(.)(.)(.)", r"\12"),
+        # an octal escape is not a group reference
+        (r"^fast$", r"x:\100"),
+        # an escaped backslash followed by a digit is a literal backslash and digit
+        (r"^fast$", r"x\\1"),
+        # ordinary escapes
+        (r"^fast$", r"x\ty"),
     ],
 )
 def test_check_replacement_valid(pattern: str, replacement: str) -> None:
@@ -80,21 +87,35 @@ def test_check_replacement_valid(pattern: str, replacement: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("pattern", "replacement", "fragments"),
+    ("replacement", "expected"),
+    [(r"x:\100", "x:@"), (r"x\\1", "x\\1"), (r"x:\0", "x:\x00"), (r"x\ty", "x\ty")],
+)
+def test_escapes_accepted_by_the_check_expand_as_re_does(replacement: str, expected: str) -> None:
+    assert apply_aliases("fast", rules((r"^fast$", replacement))) == expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "replacement", "fragment"),
     [
-        (r"^fast$", r"x:\1", ("group 1", "0 group")),
-        (r"^gpt-(.*)", r"openrouter:openai/gpt-\2", ("group 2", "1 group")),
-        (r"^(a)(b)", r"\1\2\3", ("group 3", "2 group")),
-        (r"^gpt-(.*)", r"x:\g<2>", ("group 2", "1 group")),
-        (r"^(?P<name>.*)", r"x:\g<nmae>", ("unknown group", "'nmae'")),
-        (r"^(.*)", r"x:\g<name>", ("unknown group", "'name'")),
+        (r"^fast$", r"x:\1", "invalid group reference 1"),
+        (r"^gpt-(.*)", r"openrouter:openai/gpt-\2", "invalid group reference 2"),
+        (r"^(a)(b)", r"\1\2\3", "invalid group reference 3"),
+        (r"^gpt-(.*)", r"x:\g<2>", "invalid group reference 2"),
+        (r"^(?P<name>.*)", r"x:\g<nmae>", "unknown group name 'nmae'"),
+        (r"^(.*)", r"x:\g<name>", "unknown group name 'name'"),
+        # the whole template is checked, not only its group references
+        (r"^fast$", r"x:\q", "bad escape \\q"),
+        (r"^fast$", "x:\\", "bad escape (end of pattern)"),
+        (r"^(.)", r"x:\g<1", "missing >"),
+        (r"^(.)", r"x:\g<>", "missing group name"),
+        (r"^fast$", r"x:\777", "octal escape value"),
     ],
 )
-def test_check_replacement_invalid(pattern: str, replacement: str, fragments: tuple[str, ...]) -> None:
+def test_check_replacement_invalid(pattern: str, replacement: str, fragment: str) -> None:
     message = check_replacement(re.compile(pattern), replacement)
     assert isinstance(message, str)
-    for fragment in fragments:
-        assert fragment in message
+    assert message.startswith(f"invalid replacement {replacement!r}: ")
+    assert fragment in message
 
 
 @pytest.mark.parametrize("pattern", ["(", "gpt-(", "[a-", "*abc", "(?P<x>a)(?P<x>b)", "a{2,1}"])

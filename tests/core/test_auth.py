@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.datastructures import Headers
 
-from src.core.auth import ANONYMOUS, ProxyKeys
+from src.core.auth import ProxyKeys
 from src.core.errors import AuthenticationFailed
 
 KEYS = {"alice": "sk-alice-0123456789", "bob": "sk-bob-9876543210"}
@@ -83,7 +83,6 @@ def test_no_configured_keys_rejects_everything() -> None:
     [{}, {"Authorization": "Bearer sk-wrong"}, {"x-api-key": "sk-alice-0123456789"}],
 )
 def test_disabled_is_anonymous(headers: dict[str, str]) -> None:
-    assert ANONYMOUS == "anonymous"
     assert ProxyKeys(KEYS, disabled=True).authenticate(Headers(headers)) == "anonymous"
     assert ProxyKeys({}, disabled=True).authenticate(Headers(headers)) == "anonymous"
 

@@ -6,13 +6,8 @@ from typing import Any
 
 import pytest
 
-from src.core.catalog import ModelCatalog, public_model
-from src.core.errors import UpstreamTimeout, UpstreamUnreachable
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+from src.core.catalog import FAILURE_TTL, ModelCatalog, public_model
+from src.core.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
 
 
 PRICING = {"prompt": "0.0000025", "completion": "0.00001"}
@@ -162,18 +157,24 @@ async def test_cached_many_times_within_ttl() -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     "error",
-    [UpstreamUnreachable("b", "down"), UpstreamTimeout("b", "slow")],
+    [UpstreamUnreachable("b", "down"), UpstreamTimeout("b", "slow"), UpstreamProtocolError("b", "not a list")],
 )
-async def test_failing_backend_without_cache_yields_nothing(error: Exception) -> None:
-    backend = FakeBackend(error)
-    catalog = ModelCatalog({"b": backend}, "b", ttl=60, clock=Clock())  # type: ignore[dict-item]
+async def test_failing_backend_without_cache_yields_nothing_and_is_not_asked_again_at_once(error: Exception) -> None:
+    backend = FakeBackend(error, V1)
+    clock = Clock()
+    catalog = ModelCatalog({"b": backend}, "b", ttl=300, clock=clock)  # type: ignore[dict-item]
     assert await catalog.models() == []
     assert await catalog.backend_models("b") == []
-    assert backend.calls == 2  # nothing cached, so each call asks again
+    clock.now += FAILURE_TTL - 0.1
+    assert await catalog.models() == []
+    assert backend.calls == 1  # the failure is remembered for FAILURE_TTL seconds
+    clock.now += 0.1
+    assert ids(await catalog.models()) == ["gpt-4o"]
+    assert backend.calls == 2
 
 
 @pytest.mark.anyio
-async def test_failing_backend_yields_stale_data() -> None:
+async def test_failing_backend_yields_stale_data_until_asked_again() -> None:
     backend = FakeBackend(V1, UpstreamUnreachable("b", "down"), V2)
     clock = Clock()
     catalog = ModelCatalog({"b": backend}, "b", ttl=60, clock=clock)  # type: ignore[dict-item]
@@ -181,8 +182,39 @@ async def test_failing_backend_yields_stale_data() -> None:
     clock.now += 120
     assert ids(await catalog.models()) == ["gpt-4o"]  # stale, not raised
     assert backend.calls == 2
-    # the failure did not refresh the cache, so the next call asks again and gets fresh data
+    clock.now += FAILURE_TTL - 1
+    assert ids(await catalog.models()) == ["gpt-4o"]  # still stale, from the cache
+    assert backend.calls == 2
+    clock.now += 1
     assert ids(await catalog.models()) == ["gpt-4o", "gpt-5"]
+    assert backend.calls == 3
+    # fresh data is cached for the full ttl again
+    clock.now += 59
+    assert ids(await catalog.models()) == ["gpt-4o", "gpt-5"]
+    assert backend.calls == 3
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("ttl", "retry_after"), [(10, 10), (FAILURE_TTL, FAILURE_TTL), (300, 30), (3600, 30)])
+async def test_failure_is_remembered_for_the_shorter_of_ttl_and_failure_ttl(ttl: float, retry_after: float) -> None:
+    backend = FakeBackend(UpstreamUnreachable("b", "down"))
+    clock = Clock()
+    catalog = ModelCatalog({"b": backend}, "b", ttl=ttl, clock=clock)  # type: ignore[dict-item]
+    await catalog.models()
+    clock.now += retry_after - 0.5
+    await catalog.models()
+    assert backend.calls == 1
+    clock.now += 0.5
+    await catalog.models()
+    assert backend.calls == 2
+
+
+@pytest.mark.anyio
+async def test_without_a_cache_a_failing_backend_is_asked_every_time() -> None:
+    backend = FakeBackend(UpstreamUnreachable("b", "down"))
+    catalog = ModelCatalog({"b": backend}, "b", ttl=0, clock=Clock())  # type: ignore[dict-item]
+    for _ in range(3):
+        assert await catalog.models() == []
     assert backend.calls == 3
 
 

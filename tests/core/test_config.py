@@ -6,24 +6,9 @@ import copy
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
-from src.core.config import Config, OpenAIBackendConfig, OpenRouterBackendConfig, is_loopback
-
-LOCAL = {"type": "openai", "base_url": "http://127.0.0.1:9/v1"}
-
-
-def minimal(**overrides: Any) -> dict[str, Any]:
-    """A valid configuration that needs no upstream key, with top-level overrides."""
-    data: dict[str, Any] = {"backends": {"local": dict(LOCAL)}, "default_backend": "local"}
-    data.update(overrides)
-    return data
-
-
-def first_error(data: dict[str, Any]) -> dict[str, Any]:
-    with pytest.raises(ValidationError) as caught:
-        Config.model_validate(data)
-    return caught.value.errors()[0]
+from src.core.config import Config, OpenAIBackendConfig, is_loopback
+from tests.core.config_helpers import LOCAL, first_error, minimal
 
 
 # --- defaults --------------------------------------------------------------------------------------
@@ -93,104 +78,6 @@ def test_known_keys_at_every_level_are_accepted() -> None:
     assert config.model_aliases[0].replacement == "local:b"
 
 
-# --- default_backend and backend types ----------------------------------------------------------------
-
-
-def test_default_backend_must_be_a_configured_backend() -> None:
-    error = first_error(minimal(default_backend="nope"))
-    assert error["type"] == "value_error"
-    assert "default_backend" in error["msg"]
-    assert "'nope'" in error["msg"]
-    assert "local" in error["msg"]  # the configured backends are listed
-
-
-def test_built_in_default_backend_is_openrouter_and_must_exist() -> None:
-    error = first_error({"backends": {"local": dict(LOCAL)}})
-    assert "'openrouter' is not a configured backend" in error["msg"]
-
-
-def test_unknown_backend_type_is_rejected() -> None:
-    error = first_error({"backends": {"x": {"type": "weird", "base_url": "http://x"}}, "default_backend": "x"})
-    assert error["type"] == "union_tag_invalid"
-    assert tuple(error["loc"]) == ("backends", "x")
-
-
-def test_backend_without_type_is_rejected() -> None:
-    error = first_error({"backends": {"x": {"base_url": "http://x"}}, "default_backend": "x"})
-    assert error["type"] == "union_tag_not_found"
-
-
-def test_openrouter_backend_without_key_is_rejected() -> None:
-    error = first_error({"backends": {"openrouter": {"type": "openrouter"}}})
-    assert error["type"] == "value_error"
-    assert tuple(error["loc"]) == ("backends", "openrouter", "openrouter")
-    assert "api_key" in error["msg"]
-    assert "OPENROUTER_API_KEY" in error["msg"]
-
-
-@pytest.mark.parametrize("backend", [{"api_key": ""}, {"api_key": None}, {"api_keys": []}])
-def test_openrouter_backend_with_an_empty_key_is_rejected(backend: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError, match="needs a key"):
-        Config.model_validate({"backends": {"openrouter": {"type": "openrouter", **backend}}})
-
-
-def test_openrouter_backend_with_a_key_gets_the_default_base_url() -> None:
-    config = Config.model_validate({"backends": {"openrouter": {"type": "openrouter", "api_key": "sk-or-1"}}})
-    backend = config.backends["openrouter"]
-    assert isinstance(backend, OpenRouterBackendConfig)
-    assert backend.base_url == "https://openrouter.ai/api/v1"
-    assert backend.keys() == ("sk-or-1",)
-    assert config.default_backend == "openrouter"
-
-
-def test_openai_backend_requires_base_url() -> None:
-    error = first_error({"backends": {"x": {"type": "openai"}}, "default_backend": "x"})
-    assert error["type"] == "missing"
-    assert tuple(error["loc"]) == ("backends", "x", "openai", "base_url")
-
-
-@pytest.mark.parametrize("backend_type", ["openai", "openrouter"])
-def test_api_key_and_api_keys_together_are_rejected(backend_type: str) -> None:
-    backend = {"type": backend_type, "base_url": "http://x", "api_key": "sk-a", "api_keys": ["sk-b"]}
-    error = first_error({"backends": {"b": backend}, "default_backend": "b"})
-    assert error["type"] == "value_error"
-    assert "not both" in error["msg"]
-
-
-def test_an_empty_key_in_api_keys_is_rejected() -> None:
-    backend = {**LOCAL, "api_keys": ["sk-a", ""]}
-    with pytest.raises(ValidationError, match="empty"):
-        Config.model_validate({"backends": {"local": backend}, "default_backend": "local"})
-
-
-# --- base_url -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("url", ["ftp://example.com/v1", "openrouter.ai/api/v1", "127.0.0.1:8080", "", "file:///tmp/x"])
-def test_base_url_must_be_http_or_https(url: str) -> None:
-    error = first_error({"backends": {"b": {"type": "openai", "base_url": url}}, "default_backend": "b"})
-    assert tuple(error["loc"]) == ("backends", "b", "openai", "base_url")
-    assert "http://" in error["msg"] and "https://" in error["msg"]
-
-
-@pytest.mark.parametrize(
-    ("url", "stored"),
-    [
-        ("http://127.0.0.1:11434/v1/", "http://127.0.0.1:11434/v1"),
-        ("https://example.com/api/v1///", "https://example.com/api/v1"),
-        ("https://example.com", "https://example.com"),
-        ("HTTP://not-lowercase", None),
-    ],
-)
-def test_base_url_trailing_slash_is_stripped(url: str, stored: str | None) -> None:
-    data = {"backends": {"b": {"type": "openai", "base_url": url}}, "default_backend": "b"}
-    if stored is None:  # the scheme check is on the literal prefix
-        with pytest.raises(ValidationError):
-            Config.model_validate(data)
-        return
-    assert Config.model_validate(data).backends["b"].base_url == stored
-
-
 # --- keys and secrets -----------------------------------------------------------------------------------
 
 
@@ -257,27 +144,35 @@ def test_invalid_alias_regex_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("pattern", "replacement", "problem"),
     [
-        ("^gpt-(.*)", "openrouter:openai/gpt-\\2", "group 2"),
-        ("^gpt-.*", "openrouter:\\1", "group 1"),
-        ("^(?P<name>.*)$", "openrouter:\\g<other>", "'other'"),
+        ("^gpt-(.*)", "openrouter:openai/gpt-\\2", "invalid group reference 2"),
+        ("^gpt-.*", "openrouter:\\1", "invalid group reference 1"),
+        ("^(?P<name>.*)$", "openrouter:\\g<other>", "unknown group name 'other'"),
+        ("^x$", "openrouter:\\q", "bad escape \\q"),
     ],
 )
-def test_bad_replacement_group_reference_is_rejected(pattern: str, replacement: str, problem: str) -> None:
+def test_bad_replacement_is_rejected(pattern: str, replacement: str, problem: str) -> None:
     error = first_error(minimal(model_aliases=[{"pattern": "^ok$", "replacement": "y"}, {"pattern": pattern, "replacement": replacement}]))
-    assert error["msg"].startswith("Value error, model_aliases.1.replacement: ")
+    assert error["msg"].startswith(f"Value error, model_aliases.1.replacement: invalid replacement {replacement!r}: ")
     assert problem in error["msg"]
 
 
 @pytest.mark.parametrize(
     ("pattern", "replacement"),
-    [("^gpt-(.*)", "openrouter:openai/gpt-\\1"), ("^(?P<m>.*)$", "local:\\g<m>"), ("^(a)(b)$", "\\g<2>\\1"), ("^x$", "y")],
+    [
+        ("^gpt-(.*)", "openrouter:openai/gpt-\\1"),
+        ("^(?P<m>.*)$", "local:\\g<m>"),
+        ("^(a)(b)$", "\\g<2>\\1"),
+        ("^x$", "y"),
+        ("^x$", "local:\\100"),
+        ("^x$", "local:x\\\\1"),
+    ],
 )
-def test_valid_replacement_group_references_are_accepted(pattern: str, replacement: str) -> None:
+def test_valid_replacements_are_accepted(pattern: str, replacement: str) -> None:
     config = Config.model_validate(minimal(model_aliases=[{"pattern": pattern, "replacement": replacement}]))
     assert config.model_aliases[0].pattern == pattern
 
 
-# --- log_level, backend names, port -----------------------------------------------------------------------
+# --- log_level, port, force_model -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("given", "stored"), [("DEBUG", "debug"), ("Warning", "warning"), ("error", "error"), ("CRITICAL", "critical")])
@@ -288,18 +183,6 @@ def test_log_level_is_case_insensitive(given: str, stored: str) -> None:
 @pytest.mark.parametrize("level", ["verbose", "trace", ""])
 def test_unknown_log_level_is_rejected(level: str) -> None:
     assert first_error(minimal(log_level=level))["loc"] == ("log_level",)
-
-
-@pytest.mark.parametrize("name", ["or:main", "a/b", "with space", ""])
-def test_backend_names_with_separators_are_rejected(name: str) -> None:
-    error = first_error({"backends": {name: dict(LOCAL)}, "default_backend": name})
-    assert error["loc"] == ("backends",)
-    assert repr(name) in error["msg"]
-
-
-def test_backend_names_with_letters_digits_dash_dot_underscore_are_accepted() -> None:
-    config = Config.model_validate({"backends": {"My-back_end.2": dict(LOCAL)}, "default_backend": "My-back_end.2"})
-    assert list(config.backends) == ["My-back_end.2"]
 
 
 @pytest.mark.parametrize("port", [0, 65536, -1])

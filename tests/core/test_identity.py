@@ -1,4 +1,4 @@
-"""identity_headers: configured value, else the client's, else a default."""
+"""identity_headers: configured value, else the client's, else a default; client_header: UTF-8 values survive."""
 
 from __future__ import annotations
 
@@ -7,13 +7,7 @@ from starlette.datastructures import Headers
 
 from src import __version__
 from src.core.config import Identity
-from src.core.identity import DEFAULT_TITLE, DEFAULT_USER_AGENT, identity_headers
-
-
-def test_defaults() -> None:
-    assert DEFAULT_USER_AGENT == f"switchyard/{__version__}"
-    assert DEFAULT_USER_AGENT == "switchyard/0.1.0"
-    assert DEFAULT_TITLE == "Switchyard"
+from src.core.identity import DEFAULT_USER_AGENT, client_header, identity_headers
 
 
 @pytest.mark.parametrize(
@@ -111,3 +105,58 @@ def test_backend_identity_over_global_feeds_headers() -> None:
         "HTTP-Referer": "https://c.example",
         "X-Title": "Backend",
     }
+
+
+# --- client_header: header bytes the server decoded as latin-1 ---------------------------------------------
+
+
+def raw_headers(**values: bytes) -> Headers:
+    """Headers as the server builds them: raw bytes, decoded as latin-1 on access."""
+    return Headers(raw=[(name.replace("_", "-").encode(), value) for name, value in values.items()])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # UTF-8 text, read by the server as latin-1, is restored
+        ("Café".encode(), "Café"),
+        ("Grüße aus Köln ☃ 🚀".encode(), "Grüße aus Köln ☃ 🚀"),
+        ("日本語".encode(), "日本語"),
+        # ASCII is unchanged
+        (b"my-app/2.0 (+https://my.app)", "my-app/2.0 (+https://my.app)"),
+        (b"", ""),
+        # bytes that are not UTF-8 are left as the server decoded them
+        (b"Caf\xe9", "Caf\xe9"),
+        (b"\xff\xfe", "\xff\xfe"),
+        (b"ok \xc3", "ok \xc3"),
+    ],
+)
+def test_client_header_re_decodes_utf8(raw: bytes, expected: str) -> None:
+    headers = raw_headers(x_title=raw)
+    assert client_header(headers, "x-title") == expected
+    assert client_header(headers, "X-Title") == expected
+
+
+def test_client_header_absent_is_none() -> None:
+    assert client_header(raw_headers(x_title=b"t"), "user-agent") is None
+    assert client_header({}, "user-agent") is None
+
+
+def test_client_header_leaves_text_that_was_never_latin1_alone() -> None:
+    # A plain mapping can hold any str; what latin-1 cannot encode is not mis-decoded UTF-8.
+    assert client_header({"x-title": "☃ snow"}, "x-title") == "☃ snow"
+    assert client_header({"x-title": "Café"}, "x-title") == "Café"  # latin-1 bytes that are not UTF-8
+
+
+def test_identity_headers_use_the_re_decoded_client_values() -> None:
+    client = raw_headers(
+        user_agent="Agent/1 (Zürich)".encode(),
+        http_referer="https://bücher.example/ä".encode(),
+        x_openrouter_title="Café ☕".encode(),
+    )
+    assert identity_headers(Identity(), client) == {
+        "User-Agent": "Agent/1 (Zürich)",
+        "HTTP-Referer": "https://bücher.example/ä",
+        "X-Title": "Café ☕",
+    }
+    assert identity_headers(Identity(), raw_headers(x_title="Café".encode()))["X-Title"] == "Café"

@@ -24,22 +24,26 @@ from src.core.params import PARAMETERS, parse_params
         ("top_p=0", {"top_p": 0.0}),
         ("top_p=0.95", {"top_p": 0.95}),
         ("top_p=1", {"top_p": 1.0}),
-        # top_k int >= 1
+        # top_k int 1..2**31-1
         ("top_k=1", {"top_k": 1}),
         ("top_k=40", {"top_k": 40}),
-        # max_tokens int >= 1
+        ("top_k=2147483647", {"top_k": 2**31 - 1}),
+        # max_tokens int 1..2**31-1
         ("max_tokens=1", {"max_tokens": 1}),
         ("max_tokens=4096", {"max_tokens": 4096}),
+        ("max_tokens=2147483647", {"max_tokens": 2**31 - 1}),
         # penalties -2..2, float
         ("frequency_penalty=-2", {"frequency_penalty": -2.0}),
         ("frequency_penalty=0.5", {"frequency_penalty": 0.5}),
         ("frequency_penalty=2", {"frequency_penalty": 2.0}),
         ("presence_penalty=-1.5", {"presence_penalty": -1.5}),
         ("presence_penalty=2", {"presence_penalty": 2.0}),
-        # seed: any int
+        # seed: a signed 64-bit int
         ("seed=0", {"seed": 0}),
         ("seed=42", {"seed": 42}),
         ("seed=-7", {"seed": -7}),
+        ("seed=9223372036854775807", {"seed": 2**63 - 1}),
+        ("seed=-9223372036854775808", {"seed": -(2**63)}),
         # choices
         *[(f"reasoning_effort={v}", {"reasoning_effort": v}) for v in ("none", "minimal", "low", "medium", "high", "xhigh")],
         *[(f"verbosity={v}", {"verbosity": v}) for v in ("low", "medium", "high")],
@@ -121,6 +125,15 @@ def test_supported_parameters() -> None:
         ("top_k=-1", "top_k"),
         ("max_tokens=0", "max_tokens"),
         ("max_tokens=-10", "max_tokens"),
+        # integers past their bounds
+        ("top_k=2147483648", "top_k"),
+        ("top_k=99999999999999999999999", "top_k"),
+        ("max_tokens=2147483648", "max_tokens"),
+        ("max_tokens=4294967296", "max_tokens"),
+        ("seed=9223372036854775808", "seed"),
+        ("seed=-9223372036854775809", "seed"),
+        ("seed=18446744073709551616", "seed"),
+        ("seed=" + "9" * 5000, "seed"),
         ("frequency_penalty=-2.5", "frequency_penalty"),
         ("frequency_penalty=2.1", "frequency_penalty"),
         ("presence_penalty=-3", "presence_penalty"),
@@ -159,3 +172,19 @@ def test_parse_params_invalid(query: str, param: str) -> None:
     assert error.error_type == "invalid_request_error"
     assert param in error.message
     assert param in str(error)
+
+
+@pytest.mark.parametrize(
+    ("query", "param", "bounds"),
+    [
+        ("top_k=2147483648", "top_k", ("1", "2147483647")),
+        ("max_tokens=0", "max_tokens", ("1", "2147483647")),
+        ("seed=9223372036854775808", "seed", ("-9223372036854775808", "9223372036854775807")),
+    ],
+)
+def test_integer_bounds_are_named_in_the_message(query: str, param: str, bounds: tuple[str, str]) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_params(query)
+    assert caught.value.param == param
+    for bound in bounds:
+        assert bound in caught.value.message

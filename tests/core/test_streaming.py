@@ -1,4 +1,5 @@
-"""Server-sent events: splitting, end detection and relaying."""
+"""relay_events: whole events forwarded as they come, a broken stream ended by an error event, and
+what follows the end of a stream (an upstream's error event) redacted."""
 
 from __future__ import annotations
 
@@ -8,183 +9,14 @@ import orjson
 import pytest
 
 from src.core.errors import ProxyError, UpstreamError, UpstreamTimeout, UpstreamUnreachable
-from src.core.streaming import EventSplitter, ends_stream, relay_events
+from src.core.redaction import Redactor
+from src.core.streaming import relay_events
+from tests.core.sse_helpers import OPENROUTER_ERROR, data
 
+SECRET = "sk-or-v1-relay-secret-0123456789"
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+pytestmark = pytest.mark.anyio
 
-
-# --- EventSplitter ------------------------------------------------------------------------------
-
-def split_all(chunks: list[bytes]) -> list[bytes]:
-    splitter = EventSplitter()
-    events: list[bytes] = []
-    for chunk in chunks:
-        events.extend(splitter.feed(chunk))
-    tail = splitter.flush()
-    if tail:
-        events.append(tail)
-    return events
-
-
-STREAMS = [
-    (
-        b'data: {"a":1}\n\ndata: {"b":2}\n\n',
-        [b'data: {"a":1}\n\n', b'data: {"b":2}\n\n'],
-    ),
-    (
-        b": OPENROUTER PROCESSING\n\nevent: message\ndata: x\nid: 7\n\ndata: [DONE]\n\n",
-        [b": OPENROUTER PROCESSING\n\n", b"event: message\ndata: x\nid: 7\n\n", b"data: [DONE]\n\n"],
-    ),
-    (
-        b"data: a\r\n\r\ndata: b\r\n\r\n",
-        [b"data: a\n\n", b"data: b\n\n"],
-    ),
-    (
-        b"event: e\r\ndata: line1\r\ndata: line2\r\n\r\ndata: [DONE]\r\n\r\n",
-        [b"event: e\ndata: line1\ndata: line2\n\n", b"data: [DONE]\n\n"],
-    ),
-    (
-        b"data: a\n\ndata: b\r\n\r\n",
-        [b"data: a\n\n", b"data: b\n\n"],
-    ),
-    (
-        "data: {\"content\":\"h\u00e9llo \u2603\"}\n\n".encode(),
-        ["data: {\"content\":\"h\u00e9llo \u2603\"}\n\n".encode()],
-    ),
-    # an unterminated tail is completed by flush()
-    (
-        b"data: a\n\ndata: b",
-        [b"data: a\n\n", b"data: b\n\n"],
-    ),
-    (
-        b"data: a\n\ndata: b\n",
-        [b"data: a\n\n", b"data: b\n\n"],
-    ),
-    (
-        b"data: a\r\n\r\ndata: b\r\n",
-        [b"data: a\n\n", b"data: b\n\n"],
-    ),
-]
-
-
-@pytest.mark.parametrize(("stream", "expected"), STREAMS)
-def test_splitter_whole_stream_in_one_chunk(stream: bytes, expected: list[bytes]) -> None:
-    assert split_all([stream]) == expected
-
-
-@pytest.mark.parametrize(("stream", "expected"), STREAMS)
-def test_splitter_one_byte_at_a_time(stream: bytes, expected: list[bytes]) -> None:
-    assert split_all([stream[i : i + 1] for i in range(len(stream))]) == expected
-
-
-@pytest.mark.parametrize(("stream", "expected"), STREAMS)
-def test_splitter_every_two_cut_points(stream: bytes, expected: list[bytes]) -> None:
-    for i in range(len(stream) + 1):
-        for j in range(i, len(stream) + 1):
-            chunks = [stream[:i], stream[i:j], stream[j:]]
-            assert split_all(chunks) == expected, (i, j)
-
-
-def test_splitter_several_events_in_one_chunk_returned_together() -> None:
-    splitter = EventSplitter()
-    assert splitter.feed(b"data: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4") == [b"data: 1\n\n", b"data: 2\n\n", b"data: 3\n\n"]
-    assert splitter.feed(b"\n") == []
-    assert splitter.feed(b"\n") == [b"data: 4\n\n"]
-    assert splitter.flush() == b""
-
-
-@pytest.mark.parametrize(
-    ("fed", "tail"),
-    [
-        (b"", b""),
-        (b"data: a\n\n", b""),
-        (b"data: a", b"data: a\n\n"),
-        (b"data: a\n", b"data: a\n\n"),
-        (b"data: a\n\ndata: [DONE]", b"data: [DONE]\n\n"),
-        (b"event: e\ndata: a", b"event: e\ndata: a\n\n"),
-        (b"data: a\r\n", b"data: a\n\n"),
-    ],
-)
-def test_splitter_flush(fed: bytes, tail: bytes) -> None:
-    splitter = EventSplitter()
-    splitter.feed(fed)
-    assert splitter.flush() == tail
-    # flush empties the buffer
-    assert splitter.flush() == b""
-    assert splitter.feed(b"data: next\n\n") == [b"data: next\n\n"]
-
-
-# --- ends_stream --------------------------------------------------------------------------------
-
-def data(payload: object) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
-
-
-def delta(text: str) -> bytes:
-    return data({"id": "gen-1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}}]})
-
-
-OPENROUTER_ERROR = data(
-    {
-        "id": "gen-1",
-        "object": "chat.completion.chunk",
-        "created": 1700000000,
-        "model": "openai/gpt-4o",
-        "provider": "OpenAI",
-        "error": {"code": "server_error", "message": "Provider disconnected unexpectedly"},
-        "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
-    }
-)
-
-
-@pytest.mark.parametrize(
-    ("event", "expected"),
-    [
-        # [DONE]
-        (b"data: [DONE]\n\n", True),
-        (b"data: [DONE]", True),
-        (b"data: [DONE]  \n\n", True),
-        (b"id: 9\ndata: [DONE]\n\n", True),
-        # mid-stream errors with a top-level "error"
-        (OPENROUTER_ERROR, True),
-        (data({"error": {"message": "Rate limit exceeded", "code": 429}}), True),
-        (data({"error": "boom"}), True),
-        (b'data:{"error":{"message":"no space after the colon"}}\n\n', True),
-        (b'event: error\ndata: {"error":{"message":"x"}}\n\n', True),
-        (b'data: {"error":\ndata: {"message":"split over two data lines"}}\n\n', True),
-        # an error whose text mentions [DONE] is still an error
-        pytest.param(data({"error": {"message": "provider sent [DONE] too early"}}), True, id="error-mentions-DONE"),
-        # ordinary content that merely mentions error or [DONE]
-        (delta("an error occurred in your code"), False),
-        (delta("error"), False),
-        (delta('{"error": {"message": "x"}}'), False),
-        (delta("[DONE]"), False),
-        (delta("data: [DONE]"), False),
-        (data({"choices": [{"delta": {"content": "x"}, "finish_reason": None}], "usage": None}), False),
-        # comments
-        (b": OPENROUTER PROCESSING\n\n", False),
-        (b": error\n\n", False),
-        # empty / null error fields are not errors
-        (data({"error": {}}), False),
-        (data({"error": None}), False),
-        (data({"error": ""}), False),
-        (data({"error": False}), False),
-        (data({"choices": [], "error": {}}), False),
-        # not JSON
-        (b'data: "error"\n\n', False),
-        (b'data: {"error": \n\n', False),
-        (b'data: ["error"]\n\n', False),
-        (b"", False),
-    ],
-)
-def test_ends_stream(event: bytes, expected: bool) -> None:
-    assert ends_stream(event) is expected
-
-
-# --- relay_events -------------------------------------------------------------------------------
 
 class FakeUpstream:
     """The part of UpstreamResponse that relay_events uses."""
@@ -218,8 +50,21 @@ class ErrorEvents:
         return b"event: error\ndata: " + orjson.dumps({"error": {"message": exc.message, "type": exc.error_type}}) + b"\n\n"
 
 
-async def relay(upstream: FakeUpstream, error_event: ErrorEvents) -> list[bytes]:
-    return [chunk async for chunk in relay_events(upstream, "openrouter", error_event)]  # type: ignore[arg-type]
+class SpyRedactor:
+    """A Redactor for SECRET that remembers what it was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self._redact = Redactor([SECRET])
+
+    def __call__(self, text: str) -> str:
+        self.seen.append(text)
+        return self._redact(text)
+
+
+async def relay(upstream: FakeUpstream, error_event: ErrorEvents, redact: SpyRedactor | None = None) -> list[bytes]:
+    redact = redact or SpyRedactor()
+    return [chunk async for chunk in relay_events(upstream, "openrouter", error_event, redact)]  # type: ignore[arg-type]
 
 
 NORMAL = [
@@ -231,7 +76,6 @@ NORMAL = [
 ]
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize(
     "chunks",
     [
@@ -239,19 +83,32 @@ NORMAL = [
         [b"".join(NORMAL)],
         [bytes([b]) for b in b"".join(NORMAL)],
         [b'data: {"a":1}\n\ndata: [DONE]'],  # [DONE] in an unterminated tail
+        [b'data: {"a":1}\n\ndata: [DONE]\n'],
     ],
 )
 async def test_relay_passes_a_complete_stream_through(chunks: list[bytes]) -> None:
     errors = ErrorEvents()
     out = await relay(FakeUpstream(chunks), errors)
-    joined = b"".join(chunks)
-    expected = joined if joined.endswith(b"\n\n") else joined + b"\n\n"
-    assert b"".join(out) == expected
+    joined = b"".join(chunks).rstrip(b"\n") + b"\n\n"
+    assert b"".join(out) == joined
     assert errors.calls == []
     assert all(part.endswith(b"\n\n") for part in out)
 
 
-@pytest.mark.anyio
+async def test_relay_content_events_are_forwarded_byte_identical_and_unscanned() -> None:
+    content = [
+        b'data: {"choices":[{"delta":{"content":"caf\xc3\xa9 \xe2\x98\x83"}}]}\n\n',
+        b'data: {"choices":[{"delta":{"content":"not UTF-8: \xff\xfe \xc3"}}]}\n\n',
+        b": comment\n\n",
+    ]
+    redact = SpyRedactor()
+    out = await relay(FakeUpstream([*content, b"data: [DONE]\n\n"]), ErrorEvents(), redact)
+    assert out[: len(content)] == content
+    assert b"".join(out) == b"".join(content) + b"data: [DONE]\n\n"
+    # Only what ends the stream is scanned for secrets.
+    assert redact.seen == ["data: [DONE]\n\n"]
+
+
 @pytest.mark.parametrize(
     ("chunks", "forwarded"),
     [
@@ -259,6 +116,15 @@ async def test_relay_passes_a_complete_stream_through(chunks: list[bytes]) -> No
         ([b'data: {"a":1}\n\ndata: {"b":2}'], b'data: {"a":1}\n\ndata: {"b":2}\n\n'),
         ([], b""),
         ([b": OPENROUTER PROCESSING\n\n"], b": OPENROUTER PROCESSING\n\n"),
+        # a whole event left in the tail is forwarded, completed, before the error event
+        ([b'data: {"a":1}\n\ndata: {"b":2}\n'], b'data: {"a":1}\n\ndata: {"b":2}\n\n'),
+        ([b'data: {"a":1}\n\n: keep-alive'], b'data: {"a":1}\n\n: keep-alive\n\n'),
+        # the first half of an event is dropped: only the error event follows
+        ([b'data: {"a":1}\n\ndata: {"b"'], b'data: {"a":1}\n\n'),
+        ([b'data: {"a":1}\n\ndata: {"choices":[{"delta":{"content":"Hel'], b'data: {"a":1}\n\n'),
+        ([b'data: {"a":1}\n\ndata: [DO'], b'data: {"a":1}\n\n'),
+        ([b'data: {"a":1}\n\nevent: message'], b'data: {"a":1}\n\n'),
+        ([b'data: {"b"'], b""),
     ],
 )
 async def test_relay_truncated_stream_gets_an_error_event(chunks: list[bytes], forwarded: bytes) -> None:
@@ -273,7 +139,6 @@ async def test_relay_truncated_stream_gets_an_error_event(chunks: list[bytes], f
     assert out[-1].startswith(b"event: error\n")
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("chunks", "exc", "forwarded"),
     [
@@ -293,7 +158,6 @@ async def test_relay_failure_mid_stream_yields_the_error_event(
     assert b"".join(out) == forwarded + ErrorEvents()(exc)
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("chunks", "raise_after"),
     [
@@ -328,3 +192,43 @@ async def test_relay_forwarded_upstream_error_is_not_doubled(
     joined = b"".join(chunks)
     assert b"".join(out) == (joined if joined.endswith(b"\n\n") else joined + b"\n\n")
     assert b"event: error\n" not in b"".join(out)
+
+
+# --- what follows the end of the stream is redacted -----------------------------------------------------------
+
+UPSTREAM_ERROR = data({"error": {"message": f"Invalid API key {SECRET} for this account", "code": 401}})
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b'data: {"a":1}\n\n', UPSTREAM_ERROR],
+        [b'data: {"a":1}\n\n' + UPSTREAM_ERROR],
+        [b'data: {"a":1}\n\n' + UPSTREAM_ERROR[:30], UPSTREAM_ERROR[30:]],
+        [bytes([b]) for b in b'data: {"a":1}\n\n' + UPSTREAM_ERROR],
+        [b'data: {"a":1}\n\n' + UPSTREAM_ERROR.rstrip(b"\n")],  # in the tail
+        [UPSTREAM_ERROR.replace(b"\n", b"\r\n")],
+    ],
+    ids=["own chunk", "same chunk", "split", "bytewise", "tail", "crlf"],
+)
+async def test_relay_upstream_error_event_quoting_a_secret_is_masked(chunks: list[bytes]) -> None:
+    errors = ErrorEvents()
+    out = b"".join(await relay(FakeUpstream(chunks), errors))
+    assert SECRET.encode() not in out
+    assert b"Invalid API key [redacted] for this account" in out
+    assert errors.calls == []  # the upstream's own error ends the stream
+    sent = b"".join(chunks).replace(b"\r\n", b"\n").rstrip(b"\n") + b"\n\n"
+    assert out == sent.replace(SECRET.encode(), b"[redacted]")
+
+
+async def test_relay_events_after_done_are_masked_too() -> None:
+    chunks = [b'data: {"a":1}\n\n', b"data: [DONE]\n\n", data({"note": f"key {SECRET}"})]
+    out = b"".join(await relay(FakeUpstream(chunks), ErrorEvents()))
+    assert out == b'data: {"a":1}\n\ndata: [DONE]\n\n' + data({"note": "key [redacted]"})
+
+
+async def test_relay_half_event_after_done_is_dropped_without_an_error_event() -> None:
+    errors = ErrorEvents()
+    out = await relay(FakeUpstream([b'data: {"a":1}\n\ndata: [DONE]\n\ndata: {"b"']), errors)
+    assert b"".join(out) == b'data: {"a":1}\n\ndata: [DONE]\n\n'
+    assert errors.calls == []

@@ -8,7 +8,21 @@ Model names (the part after any vendor prefix decides):
 - `midstream-error`: a stream that fails after its first content (OpenRouter's error chunk);
 - `truncated`: a stream whose connection ends before `[DONE]`;
 - `stall`: sends its headers (and, streaming, one chunk), then nothing for a long time;
-- `slow`: streams a chunk every 50 ms for 5 s, and records in `aborted` when the reader goes away.
+- `slow`: streams a chunk every 50 ms for 5 s, and records in `aborted` when the reader goes away;
+- `ignores-stream`: answers every request, `stream: true` too, with one plain JSON completion
+  (application/json, `X-Generation-Id: gen-json`);
+- `ignores-stream-tools`: the same, with the two tool calls of `tools` in the JSON completion;
+- `ignores-stream-not-completion`: answers every request with 200 JSON that is no completion (`{"ok": true}`);
+- `midstream-echo-key`: streams one content chunk, then an OpenRouter error event whose message
+  quotes the upstream key it received (its Authorization header);
+- `half-event`: streams one content chunk, then the first half of a JSON event (no blank line),
+  then ends the chunked response normally;
+- `cr-stream`: a normal stream whose lines end in bare CR (`\r\r` between events), with
+  `CR_PAUSE` seconds between events; `finished_sending[model]` is False until just before it
+  writes its last event (`[DONE]`), so a test can tell whether it saw content before that.
+
+Every request is recorded with its parsed body (stdlib `json`, so wide integers, NaN and lone
+surrogates keep their exact values), its raw body bytes and its raw header bytes.
 """
 
 from __future__ import annotations
@@ -46,6 +60,8 @@ TOOL_CALL_FRAGMENTS = [
     [{"index": 1, "function": {"arguments": ' "Europe/Paris"}'}}],
 ]
 USAGE = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17, "cost": 0.00012}
+CR_PAUSE = 0.2
+HALF_EVENT = b'data: {"id": "gen-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"cont'
 
 
 @dataclass
@@ -54,6 +70,13 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""
+    raw_headers: tuple[tuple[bytes, bytes], ...] = ()
+
+    def raw_header(self, name: str) -> bytes | None:
+        """The bytes of header `name` (any case) exactly as they arrived."""
+        wanted = name.lower().encode()
+        return next((value for key, value in self.raw_headers if key.lower() == wanted), None)
 
 
 @dataclass
@@ -62,6 +85,7 @@ class FakeUpstream:
     port: int = 0
     requests: list[Recorded] = field(default_factory=list)
     aborted: list[str] = field(default_factory=list)
+    finished_sending: dict[str, bool] = field(default_factory=dict)
     stall_seconds: float = 5.0
 
     @property
@@ -109,10 +133,16 @@ class FakeUpstream:
         return web.json_response({"data": MODELS})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append(Recorded("POST", request.path, dict(request.headers), body))
+        raw = await request.read()
+        body = json.loads(raw)
+        self.requests.append(Recorded("POST", request.path, dict(request.headers), body, raw, tuple(request.raw_headers)))
         model = str(body.get("model", ""))
         scenario = model.rsplit("/", 1)[-1]
+        if scenario == "ignores-stream-not-completion":
+            return web.json_response({"ok": True})
+        if scenario.startswith("ignores-stream"):
+            completion = _completion(model, scenario.removeprefix("ignores-stream-"))
+            return web.json_response(completion, headers={"X-Generation-Id": "gen-json"})
         if scenario.startswith("error-"):
             return _error(int(scenario.removeprefix("error-")))
         if scenario == "echo-key-401":
@@ -134,6 +164,8 @@ class FakeUpstream:
 
         if scenario == "slow":
             return await self._slow_stream(response, model)
+        if scenario == "cr-stream":
+            return await self._cr_stream(response, model)
         await response.write(b": OPENROUTER PROCESSING\n\n")
         await event(_chunk(model, {"role": "assistant", "content": ""}))
         if scenario == "tools":
@@ -143,6 +175,15 @@ class FakeUpstream:
         else:
             for word in ("Hello", " from", f" {model}"):
                 await event(_chunk(model, {"content": word}))
+                if scenario == "midstream-echo-key":
+                    key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+                    error = {"code": 401, "message": f"Provider rejected the key {key}", "metadata": {"raw": key}}
+                    await event({**_chunk(model, {"content": ""}, finish="error"), "error": error})
+                    return response
+                if scenario == "half-event":
+                    await response.write(HALF_EVENT)
+                    await response.write_eof()
+                    return response
                 if scenario == "midstream-error":
                     error = {"code": 502, "message": "Provider disconnected", "metadata": {"error_type": "provider_unavailable"}}
                     await event({**_chunk(model, {"content": ""}, finish="error"), "error": error})
@@ -157,6 +198,23 @@ class FakeUpstream:
         await event("[DONE]")
         return response
 
+
+    async def _cr_stream(self, response: web.StreamResponse, model: str) -> web.StreamResponse:
+        self.finished_sending[model] = False
+        usage = {"id": "gen-fake", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": USAGE}
+        events = [
+            _chunk(model, {"role": "assistant", "content": ""}),
+            *(_chunk(model, {"content": word}) for word in ("Hello", " from", f" {model}")),
+            _chunk(model, {}, finish="stop"),
+            usage,
+        ]
+        await response.write(b": OPENROUTER PROCESSING\r\r")
+        for payload in events:
+            await response.write(f"data: {json.dumps(payload)}\r\r".encode())
+            await asyncio.sleep(CR_PAUSE)
+        self.finished_sending[model] = True
+        await response.write(b"data: [DONE]\r\r")
+        return response
 
     async def _slow_stream(self, response: web.StreamResponse, model: str) -> web.StreamResponse:
         try:

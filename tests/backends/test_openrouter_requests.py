@@ -1,73 +1,19 @@
-"""OpenRouterBackend against a respx-faked upstream, over the httpx transport."""
+"""OpenRouterBackend's requests: the body as sent, the key, identity and pass-through headers."""
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
-import respx
 from starlette.datastructures import Headers
 
 from src import __version__
 from src.backends import build_backends
 from src.backends.openrouter import OpenRouterBackend
-from src.core.config import Config, Identity, OpenRouterBackendConfig
-from src.core.errors import UpstreamStatusError
+from src.core.config import Config, Identity
 from src.transports.httpx import HttpxTransport
-
-BASE = "https://or.test/api/v1"
-CHAT_URL = f"{BASE}/chat/completions"
-MODELS_URL = f"{BASE}/models"
-NAME = "or-main"
-# Odd spacing, a non-ASCII character and a trailing newline: any re-serialisation would show.
-BODY = b'{"model":"openai/gpt-4o",  "messages":[{"role":"user","content":"h\xc3\xa9"}],"stream":false}\n'
-COMPLETION = {"id": "gen-1", "object": "chat.completion", "choices": []}
+from tests.backends.openrouter_helpers import BASE, BODY, CHAT_URL, COMPLETION, chat_request, make_backend
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def router():
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as mock:
-        yield mock
-
-
-def make_backend(
-    *,
-    api_key: str | None = "sk-or-1",
-    api_keys: list[str] | None = None,
-    identity: Identity | None = None,
-    global_identity: Identity | None = None,
-    base_url: str = BASE,
-) -> OpenRouterBackend:
-    kwargs: dict = {"type": "openrouter", "base_url": base_url}
-    if api_keys is not None:
-        kwargs["api_keys"] = api_keys
-    else:
-        kwargs["api_key"] = api_key
-    if identity is not None:
-        kwargs["identity"] = identity
-    config = OpenRouterBackendConfig(**kwargs)
-    transport = HttpxTransport(httpx.AsyncClient())
-    return OpenRouterBackend(NAME, config, transport, global_identity or Identity())
-
-
-async def chat_request(backend, router, client_headers=None, body: bytes = BODY) -> httpx.Request:
-    route = router.post(CHAT_URL).respond(200, json=COMPLETION)
-    response = await backend.chat(body, Headers(client_headers or {}))
-    assert response.status == 200
-    assert json.loads(await response.read()) == COMPLETION
-    assert route.call_count >= 1
-    return route.calls.last.request
-
-
-# --- the request ---------------------------------------------------------------------------
 
 
 async def test_chat_posts_body_unchanged_with_key_and_json(router) -> None:
@@ -240,143 +186,23 @@ async def test_passthrough_headers_absent_when_client_sent_none(router) -> None:
         assert name not in request.headers
 
 
-# --- errors --------------------------------------------------------------------------------
-
-
-async def chat_error(router, status: int, **respond) -> UpstreamStatusError:
-    router.post(CHAT_URL).respond(status, **respond)
-    with pytest.raises(UpstreamStatusError) as info:
-        await make_backend().chat(BODY, Headers({}))
-    return info.value
-
-
-async def test_error_keeps_status_message_code_and_retry_after(router) -> None:
-    body = {
-        "error": {
-            "message": "Provider returned error",
-            "code": 429,
-            "metadata": {"provider_name": "Anthropic", "raw": "rate limited by the provider"},
-        }
-    }
-    error = await chat_error(router, 429, json=body, headers={"Retry-After": "7"})
-    assert error.status == 429
-    assert error.backend == NAME
-    assert error.message.startswith(NAME)
-    assert "Provider returned error" in error.message
-    assert "Anthropic" in error.message
-    assert "rate limited by the provider" in error.message
-    # The provider details are appended after OpenRouter's own message.
-    assert error.message.index("Provider returned error") < error.message.index("Anthropic")
-    assert error.message.index("Provider returned error") < error.message.index("rate limited by the provider")
-    assert error.code == "429"
-    assert {k.lower(): v for k, v in error.headers.items()}["retry-after"] == "7"
-    assert error.retry_after == "7"
-    assert error.error_type == "rate_limit_error"
-
-
-async def test_error_with_only_provider_name(router) -> None:
-    body = {"error": {"message": "Upstream failed", "code": 502, "metadata": {"provider_name": "Groq"}}}
-    error = await chat_error(router, 502, json=body)
-    assert error.status == 502
-    assert error.message.startswith(NAME)
-    assert "Upstream failed" in error.message
-    assert "Groq" in error.message
-    assert error.code == "502"
-
-
-async def test_error_without_metadata_is_plain_message(router) -> None:
-    body = {"error": {"message": "Invalid model", "code": "bad_model", "type": "invalid_request_error"}}
-    error = await chat_error(router, 400, json=body)
-    assert error.status == 400
-    assert error.message == f"{NAME}: Invalid model"
-    assert error.code == "bad_model"
-    assert error.error_type == "invalid_request_error"
-    assert error.headers == {}
-
-
-async def test_error_with_non_json_body_uses_text(router) -> None:
-    error = await chat_error(router, 503, content=b"Service Unavailable: try later", headers={"Retry-After": "30"})
-    assert error.status == 503
-    assert error.message.startswith(NAME)
-    assert "Service Unavailable: try later" in error.message
-    assert error.code is None
-    assert {k.lower(): v for k, v in error.headers.items()}["retry-after"] == "30"
-
-
-async def test_error_with_empty_body(router) -> None:
-    error = await chat_error(router, 500, content=b"")
-    assert error.status == 500
-    assert error.message.startswith(NAME)
-    assert "no error message" in error.message
-
-
-@pytest.mark.parametrize("status", [301, 302, 307])
-async def test_redirect_becomes_502(router, status: int) -> None:
-    error = await chat_error(router, status, headers={"Location": "https://elsewhere.test/"})
-    assert error.status == 502
-    assert error.message.startswith(NAME)
-
-
-# --- models --------------------------------------------------------------------------------
-
-
-async def test_list_models_parses_data_envelope_and_skips_bad_entries(router) -> None:
-    route = router.get(MODELS_URL).respond(
-        200,
-        json={
-            "data": [
-                {"id": "openai/gpt-4o", "context_length": 128000},
-                {"id": 42},
-                {"name": "no id"},
-                "not-a-dict",
-                {"id": "qwen/qwen3-coder:free"},
-            ]
-        },
+async def test_utf8_client_headers_are_sent_on_as_text() -> None:
+    # The server decodes header bytes as latin-1; the backend re-decodes UTF-8 text.
+    client = Headers(
+        raw=[
+            (b"x-session-id", "sitzung-ä".encode()),
+            (b"x-openrouter-metadata", '{"team":"Café"}'.encode()),
+            (b"x-title", "Mön App".encode()),
+            (b"user-agent", b"ascii-agent/1"),
+        ]
     )
-    models = await make_backend(api_key="sk-list").list_models()
-    assert [m["id"] for m in models] == ["openai/gpt-4o", "qwen/qwen3-coder:free"]
-    assert models[0]["context_length"] == 128000
-    request = route.calls.last.request
-    assert request.method == "GET"
-    assert request.headers["authorization"] == "Bearer sk-list"
+    headers = make_backend().headers(client)
+    assert headers["x-session-id"] == "sitzung-ä"
+    assert headers["x-openrouter-metadata"] == '{"team":"Café"}'
+    assert headers["X-Title"] == headers["X-OpenRouter-Title"] == "Mön App"
+    assert headers["User-Agent"] == "ascii-agent/1"
 
 
-async def test_list_models_accepts_bare_list(router) -> None:
-    router.get(MODELS_URL).respond(200, json=[{"id": "a"}, {"id": None}, {"id": "b"}])
-    models = await make_backend().list_models()
-    assert [m["id"] for m in models] == ["a", "b"]
-
-
-async def test_list_models_error_status(router) -> None:
-    router.get(MODELS_URL).respond(500, json={"error": {"message": "models exploded"}})
-    with pytest.raises(UpstreamStatusError) as info:
-        await make_backend().list_models()
-    assert info.value.status == 500
-    assert info.value.message.startswith(NAME)
-    assert "models exploded" in info.value.message
-
-
-# --- streaming -----------------------------------------------------------------------------
-
-
-async def test_streaming_chat_yields_body_chunks(router) -> None:
-    parts = [
-        b'data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n',
-        b'data: {"choices":[{"delta":{"content":"lo"}}]}\n\n',
-        b"data: [DONE]\n\n",
-    ]
-
-    async def stream():
-        for part in parts:
-            yield part
-
-    router.post(CHAT_URL).mock(
-        return_value=httpx.Response(200, headers={"Content-Type": "text/event-stream"}, content=stream())
-    )
-    response = await make_backend().chat(BODY.replace(b'"stream":false', b'"stream":true'), Headers({}))
-    assert response.status == 200
-    assert response.headers["content-type"] == "text/event-stream"
-    received = [chunk async for chunk in response.iter_chunks()]
-    await response.aclose()
-    assert b"".join(received) == b"".join(parts)
-    assert len(received) >= 1
+async def test_non_utf8_client_header_is_passed_as_decoded() -> None:
+    headers = make_backend().headers(Headers(raw=[(b"x-session-id", b"caf\xe9")]))
+    assert headers["x-session-id"] == "caf\xe9"

@@ -1,164 +1,30 @@
-"""AiohttpTransport, the production transport, against real sockets on 127.0.0.1 only."""
+"""AiohttpTransport: answers, streams and broken bodies, against real sockets on 127.0.0.1 only."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
 from starlette.datastructures import Headers
 
 from src.backends.openai import OpenAIBackend
-from src.core.config import Identity, OpenAIBackendConfig
+from src.backends.openrouter import OpenRouterBackend
+from src.core.config import Identity, OpenAIBackendConfig, OpenRouterBackendConfig
 from src.core.errors import UpstreamStatusError, UpstreamTimeout, UpstreamUnreachable
 from src.transports.aiohttp import AiohttpTransport
-from src.transports.base import UpstreamRequest
-
-BACKEND = "local-aio"
-GUARD = 10.0  # seconds: a hung test fails instead of blocking the suite
+from tests.transports.aiohttp_helpers import (
+    BACKEND,
+    GUARD,
+    collect,
+    raw_server,
+    read_request_head,
+    request,
+    serve,
+    wait_for_release,
+)
 
 pytestmark = pytest.mark.anyio
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def release() -> AsyncIterator[asyncio.Event]:
-    """Set at teardown so that stalling handlers finish at once."""
-    event = asyncio.Event()
-    yield event
-    event.set()
-
-
-@asynccontextmanager
-async def serve(handler: Handler, release: asyncio.Event | None = None) -> AsyncIterator[str]:
-    """An aiohttp server on 127.0.0.1 (any port) in this loop; yields its base URL."""
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    assert host == "127.0.0.1"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if release is not None:
-            release.set()
-        await runner.cleanup()
-
-
-@asynccontextmanager
-async def raw_server(handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]):
-    """A bare TCP server on 127.0.0.1, for responses aiohttp's server would not send."""
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
-async def read_request_head(reader: asyncio.StreamReader) -> bytes:
-    return await reader.readuntil(b"\r\n\r\n")
-
-
-def request(url: str, **overrides) -> UpstreamRequest:
-    fields = dict(method="GET", url=url, headers={}, backend=BACKEND, timeout=3.0, connect_timeout=3.0)
-    fields.update(overrides)
-    return UpstreamRequest(**fields)
-
-
-async def wait_for_release(release: asyncio.Event) -> None:
-    try:
-        await asyncio.wait_for(release.wait(), GUARD)
-    except asyncio.TimeoutError:
-        pass
-
-
-async def collect(response) -> list[bytes]:
-    return [chunk async for chunk in response.iter_chunks()]
-
-
-# --- connecting ----------------------------------------------------------------------------
-
-
-def closed_port() -> int:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-async def test_refused_connection_is_unreachable() -> None:
-    transport = AiohttpTransport()
-    url = f"http://127.0.0.1:{closed_port()}/v1/models"
-    try:
-        with pytest.raises(UpstreamUnreachable) as info:
-            await asyncio.wait_for(transport.send(request(url, connect_timeout=2.0)), GUARD)
-    finally:
-        await transport.aclose()
-    error = info.value
-    assert type(error) is UpstreamUnreachable
-    assert error.status == 502
-    assert error.backend == BACKEND
-    assert error.message.startswith(BACKEND)
-    assert error.message.startswith(f"{BACKEND}: ")
-
-
-async def test_unresolvable_host_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Resolving a real name would ask the system's DNS server (off this machine), so the loop's
-    # resolver is replaced by one that answers NXDOMAIN, as the name service would for .invalid.
-    loop = asyncio.get_running_loop()
-    original = loop.getaddrinfo
-    asked: list[str] = []
-
-    async def fake_getaddrinfo(host, *args, **kwargs):
-        asked.append(host)
-        if host == "nonexistent.invalid":
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return await original(host, *args, **kwargs)
-
-    monkeypatch.setattr(loop, "getaddrinfo", fake_getaddrinfo)
-    transport = AiohttpTransport()
-    try:
-        with pytest.raises(UpstreamUnreachable) as info:
-            await asyncio.wait_for(transport.send(request("http://nonexistent.invalid/v1/models")), GUARD)
-    finally:
-        await transport.aclose()
-    assert asked == ["nonexistent.invalid"]
-    assert info.value.status == 502
-    assert info.value.message.startswith(BACKEND)
-    assert "nonexistent.invalid" in info.value.message
-
-
-async def test_no_response_within_timeout_is_timeout(release: asyncio.Event) -> None:
-    async def slow(req: web.Request) -> web.Response:
-        await wait_for_release(release)  # far longer than the request's timeout
-        return web.Response(text="too late")
-
-    transport = AiohttpTransport()
-    try:
-        async with serve(slow, release) as base:
-            with pytest.raises(UpstreamTimeout) as info:
-                await asyncio.wait_for(transport.send(request(f"{base}/v1/chat", timeout=0.3)), GUARD)
-    finally:
-        await transport.aclose()
-    error = info.value
-    assert type(error) is UpstreamTimeout
-    assert error.status == 504
-    assert error.message.startswith(BACKEND)
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -348,57 +214,34 @@ async def test_stream_stalling_mid_body_is_timeout(release: asyncio.Event) -> No
     assert info.value.message.startswith(BACKEND)
 
 
-async def test_aclose_before_end_of_body_does_not_hang(release: asyncio.Event) -> None:
-    async def endless(req: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse()
-        await resp.prepare(req)
-        await resp.write(b"first")
-        await wait_for_release(release)
-        return resp
+async def test_utf8_client_headers_reach_the_upstream_as_the_client_sent_them() -> None:
+    heads: list[bytes] = []
 
-    async def ok(req: web.Request) -> web.Response:
-        return web.Response(text="still works")
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await read_request_head(reader))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
 
-    async def route(req: web.Request) -> web.StreamResponse:
-        return await (ok(req) if req.path == "/ok" else endless(req))
-
+    # As the proxy's server hands them over: raw bytes, decoded as latin-1.
+    client = Headers(
+        raw=[
+            (b"user-agent", "Agent (Zürich)".encode()),
+            (b"x-title", "Café ☕".encode()),
+            (b"x-session-id", "sitzung-ä".encode()),
+        ]
+    )
     transport = AiohttpTransport()
     try:
-        async with serve(route, release) as base:
-            # Closed after one chunk.
-            response = await transport.send(request(f"{base}/stream"))
-            chunks = response.iter_chunks()
-            assert await asyncio.wait_for(chunks.__anext__(), GUARD) == b"first"
-            await asyncio.wait_for(response.aclose(), GUARD)
-            await asyncio.wait_for(chunks.aclose(), GUARD)
-            # Closed before any of the body was read.
-            response = await transport.send(request(f"{base}/stream"))
-            assert response.status == 200
-            await asyncio.wait_for(response.aclose(), GUARD)
-            # The pool still serves requests afterwards.
-            response = await transport.send(request(f"{base}/ok"))
-            assert response.status == 200
-            assert await asyncio.wait_for(response.read(), GUARD) == b"still works"
-    finally:
-        await asyncio.wait_for(transport.aclose(), GUARD)
-
-
-async def test_aclose_after_full_read_and_twice() -> None:
-    async def ok(req: web.Request) -> web.Response:
-        return web.Response(body=b"abc")
-
-    transport = AiohttpTransport()
-    try:
-        async with serve(ok) as base:
-            response = await transport.send(request(f"{base}/"))
-            assert await response.read() == b"abc"
-            await asyncio.wait_for(response.aclose(), GUARD)
-            assert b"".join(await collect(await transport.send(request(f"{base}/")))) == b"abc"
+        async with raw_server(record) as base:
+            config = OpenRouterBackendConfig(type="openrouter", base_url=f"{base}/v1", api_key="sk-or-1")
+            backend = OpenRouterBackend("or", config, transport, Identity())
+            response = await asyncio.wait_for(backend.chat(b"{}", client), GUARD)
+            assert await asyncio.wait_for(response.read(), GUARD) == b"{}"
     finally:
         await transport.aclose()
-        await transport.aclose()  # idempotent, and fine with no session
-
-
-async def test_aclose_without_use() -> None:
-    transport = AiohttpTransport()
-    await asyncio.wait_for(transport.aclose(), GUARD)
+    head = heads[0].lower()
+    assert "user-agent: agent (zürich)\r\n".encode() in head
+    assert "x-title: café ☕\r\n".encode() in head
+    assert "x-openrouter-title: café ☕\r\n".encode() in head
+    assert "x-session-id: sitzung-ä\r\n".encode() in head
