@@ -32,13 +32,6 @@ BACKENDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test runs in an empty directory: no ./config.yaml unless the test writes one."""
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
 
 
 def write(path: Path, content: dict[str, Any] | str) -> Path:

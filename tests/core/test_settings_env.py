@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from src.core.settings import load_config
-from tests.core.settings_helpers import (  # noqa: F401 - cwd is an autouse fixture
+from tests.core.settings_helpers import (
     BACKENDS,
     LOCAL_KEY,
     OR_ENV_KEY,
@@ -17,10 +17,11 @@ from tests.core.settings_helpers import (  # noqa: F401 - cwd is an autouse fixt
     PROXY_FILE_KEY,
     assert_clean,
     config_file,
-    cwd,
     load_error,
     write,
 )
+
+pytestmark = pytest.mark.usefixtures("cwd")
 
 
 # --- environment-only settings --------------------------------------------------------------------------------

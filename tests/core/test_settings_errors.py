@@ -12,16 +12,17 @@ from pydantic import ValidationError
 from src.core.config import Config
 from src.core.errors import ConfigError
 from src.core.settings import describe
-from tests.core.settings_helpers import (  # noqa: F401 - cwd is an autouse fixture
+from tests.core.settings_helpers import (
     BACKENDS,
     LOCAL_KEY,
     OR_ENV_KEY,
     PROXY_FILE_KEY,
     assert_clean,
     config_file,
-    cwd,
     load_error,
 )
+
+pytestmark = pytest.mark.usefixtures("cwd")
 
 
 # --- ConfigError messages -----------------------------------------------------------------------------------

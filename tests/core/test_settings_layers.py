@@ -8,17 +8,18 @@ from typing import Any
 import pytest
 
 from src.core.settings import EnvSettings, load_config, merge_layers
-from tests.core.settings_helpers import (  # noqa: F401 - cwd is an autouse fixture
+from tests.core.settings_helpers import (
     BACKENDS,
     OR_ENV_KEY,
     PROXY_ENV_KEY,
     PROXY_FILE_KEY,
     assert_clean,
     config_file,
-    cwd,
     load_error,
     write,
 )
+
+pytestmark = pytest.mark.usefixtures("cwd")
 
 
 # --- precedence: CLI > environment > file > defaults ------------------------------------------------------

@@ -9,14 +9,15 @@ import pytest
 
 from src.core.errors import ConfigError
 from src.core.settings import expand_variables, load_config, read_yaml
-from tests.core.settings_helpers import (  # noqa: F401 - cwd is an autouse fixture
+from tests.core.settings_helpers import (
     BACKENDS,
     PROXY_FILE_KEY,
     assert_clean,
     config_file,
-    cwd,
     load_error,
 )
+
+pytestmark = pytest.mark.usefixtures("cwd")
 
 
 # --- ${VAR} expansion -----------------------------------------------------------------------------------------

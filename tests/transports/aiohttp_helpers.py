@@ -61,7 +61,7 @@ def request(url: str, **overrides) -> UpstreamRequest:
 async def wait_for_release(release: asyncio.Event) -> None:
     try:
         await asyncio.wait_for(release.wait(), GUARD)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
 
 
