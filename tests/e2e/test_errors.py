@@ -102,6 +102,11 @@ def test_bad_request_bodies_get_a_400_envelope(proxy: RunningProxy, content: str
         ("openai/gpt-4o?colour=blue", "colour"),
         ("openai/gpt-4o?verbosity=loud", "verbosity"),
         ("openai/gpt-4o?max_tokens=", "max_tokens"),
+        ("openai/gpt-4o?seed=100000000000000000000", "seed"),
+        ("openai/gpt-4o?seed=-9223372036854775809", "seed"),
+        ("openai/gpt-4o?max_tokens=99999999999", "max_tokens"),
+        ("openai/gpt-4o?max_tokens=2147483648", "max_tokens"),
+        ("openai/gpt-4o?top_k=2147483648", "top_k"),
     ],
 )
 def test_bad_uri_parameters_are_named_in_a_400(
@@ -110,8 +115,9 @@ def test_bad_uri_parameters_are_named_in_a_400(
     with pytest.raises(openai.BadRequestError) as raised:
         client.chat.completions.create(model=model, messages=MESSAGES)
 
+    assert raised.value.status_code == 400
     assert raised.value.param == param
-    assert param in raised.value.body["message"]
+    assert f"model parameter '{param}'" in raised.value.body["message"]
     assert upstream.requests == []
 
 
