@@ -12,6 +12,7 @@ import orjson
 from src.core.config import Identity
 from src.core.errors import UpstreamProtocolError, UpstreamStatusError
 from src.core.identity import client_header, identity_headers
+from src.core.redaction import Redactor
 from src.transports.base import Transport, UpstreamRequest, UpstreamResponse
 
 MAX_ERROR_TEXT = 500
@@ -31,6 +32,7 @@ class Backend:
         self._identity = config.identity.over(identity)
         self._keys = config.keys()
         self._turn = itertools.count()
+        self.redact = Redactor(self._keys)  # upstream text can quote the key it was sent
 
     async def chat(self, body: bytes, client_headers: Mapping[str, str]) -> UpstreamResponse:
         """POST a chat completion; raise an UpstreamError unless the upstream accepted it."""
@@ -40,7 +42,7 @@ class Backend:
         return response
 
     async def list_models(self) -> list[dict[str, Any]]:
-        request = self._request("GET", "/models", {}, None)
+        request = self._request("GET", "/models", {}, None, key_turn=0)
         request = dataclasses.replace(request, timeout=min(request.timeout, MODELS_TIMEOUT))
         response = await self._transport.send(request)
         payload = await response.read()
@@ -55,18 +57,21 @@ class Backend:
             raise UpstreamProtocolError(self.name, "the model list is not a list")
         return [m for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
-    def _request(self, method: str, path: str, client: Mapping[str, str], body: bytes | None) -> UpstreamRequest:
+    def _request(
+        self, method: str, path: str, client: Mapping[str, str], body: bytes | None, key_turn: int | None = None
+    ) -> UpstreamRequest:
         return UpstreamRequest(
             method=method,
             url=self.config.base_url + path,
-            headers=self.headers(client),
+            headers=self.headers(client, key_turn),
             backend=self.name,
             body=body,
             timeout=self.config.timeout,
             connect_timeout=self.config.connect_timeout,
         )
 
-    def headers(self, client: Mapping[str, str]) -> dict[str, str]:
+    def headers(self, client: Mapping[str, str], key_turn: int | None = None) -> dict[str, str]:
+        """Headers for one request; `key_turn` picks a key, else the next in the rotation."""
         headers = identity_headers(self._identity, client)
         headers["Content-Type"] = "application/json"
         for name in self.passthrough_headers:
@@ -74,28 +79,26 @@ class Backend:
             if value is not None:
                 headers[name] = value
         if self._keys:
-            headers["Authorization"] = f"Bearer {self._next_key()}"
+            turn = next(self._turn) if key_turn is None else key_turn
+            headers["Authorization"] = f"Bearer {self._keys[turn % len(self._keys)]}"
         return headers
-
-    def _next_key(self) -> str:
-        return self._keys[next(self._turn) % len(self._keys)]
 
     def status_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamStatusError:
         """The upstream's error, with its status and its own message."""
-        error = _error_object(body)
+        # Mask before cutting: a key cut in half would no longer be recognised.
+        error = _error_object(self.redact(body.decode("utf-8", "replace")))
         message = error.get("message") if isinstance(error.get("message"), str) else None
         detail = self.error_detail(error)
         if not message:
-            message = body.decode("utf-8", "replace").strip()[:MAX_ERROR_TEXT] or "no error message"
-        code = error.get("code")
-        upstream_type = error.get("type")
+            message = self.redact(body.decode("utf-8", "replace")).strip()[:MAX_ERROR_TEXT] or "no error message"
+        code, upstream_type, retry_after = error.get("code"), error.get("type"), headers.get("retry-after")
         return UpstreamStatusError(
             self.name,
             status if 400 <= status <= 599 else 502,
             f"{message} ({detail})" if detail else message,
             upstream_type=upstream_type if isinstance(upstream_type, str) else None,
             code=str(code) if code is not None else None,
-            retry_after=headers.get("retry-after"),
+            retry_after=retry_after if retry_after and retry_after.isascii() else None,
         )
 
     def error_detail(self, error: Mapping[str, Any]) -> str | None:
@@ -103,7 +106,7 @@ class Backend:
         return None
 
 
-def _error_object(body: bytes) -> dict[str, Any]:
+def _error_object(body: str) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -11,8 +11,8 @@ from src.backends.base import MAX_ERROR_TEXT, Backend
 class OpenRouterBackend(Backend):
     passthrough_headers = ("x-session-id", "x-openrouter-metadata", "x-openrouter-categories")
 
-    def headers(self, client: Mapping[str, str]) -> dict[str, str]:
-        headers = super().headers(client)
+    def headers(self, client: Mapping[str, str], key_turn: int | None = None) -> dict[str, str]:
+        headers = super().headers(client, key_turn)
         # OpenRouter reads X-OpenRouter-Title and still honours the older X-Title; send both.
         headers["X-OpenRouter-Title"] = headers["X-Title"]
         return headers

@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from src import __version__
 from src.core.config import Config
+from src.core.disconnect import ClientDisconnected
 from src.core.envelopes import openai_error
 from src.core.errors import MethodNotAllowed, NotFound, ProxyError
 from src.core.runtime import Runtime
@@ -40,6 +41,8 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Aioh
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        redirect_slashes=False,  # a redirect would be built from the client's Host header
+        max_body_size=int(config.max_request_mb * 1024 * 1024),
         # FastAPI's built-in OpenTelemetry checks its providers on every request; the proxy has its own metrics.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -50,6 +53,8 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Aioh
     app.add_route("/health", health, methods=["GET"])
     app.add_exception_handler(ProxyError, render_error)
     app.add_exception_handler(HTTPException, render_http_exception)
+    app.add_exception_handler(ClientDisconnected, client_gone)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(Exception, render_unexpected)
     return app
 
@@ -67,6 +72,12 @@ async def render_error(request: Request, error: Exception) -> Response:
             request.method, request.url.path, error.status, message)
     return Response(openai_error(error, message), status_code=error.status, headers=error.headers,
                     media_type="application/json")
+
+
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """Nobody will read this answer; the status only names the case in server logs (nginx's 499)."""
+    log.debug("client disconnected: %s %s", request.method, request.url.path)
+    return Response(status_code=499)
 
 
 async def render_http_exception(request: Request, exc: Exception) -> Response:

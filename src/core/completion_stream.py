@@ -24,10 +24,11 @@ def completion_as_events(completion: Any) -> bytes | None:
     base["object"] = "chat.completion.chunk"
     chunks = []
     for position, choice in enumerate(completion["choices"]):
-        if not isinstance(choice, dict):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
             return None
         index = choice.get("index", position)
-        delta = _delta(choice.get("message") or {})
+        delta = _delta(message)
         chunks.append({**base, "choices": [{"index": index, "delta": delta, "finish_reason": None}]})
         finish = {"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")}
         chunks.append({**base, "choices": [finish]})

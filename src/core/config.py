@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from src.core.aliases import AliasRule, check_replacement
 
+MIN_PROXY_KEY_LENGTH = 8
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _BACKEND_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -23,12 +24,31 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _header_safe(value: str | None) -> str | None:
+    if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("must not contain control characters (a header value cannot hold them)")
+    return value
+
+
+def _key_text(value: str) -> str:
+    """A key as it will be compared and sent: without surrounding space (a file's trailing newline)."""
+    value = value.strip()
+    if value and not (value.isascii() and value.isprintable() and " " not in value):
+        raise ValueError("must be printable ASCII without spaces")
+    return value
+
+
 class Identity(Strict):
     """Headers sent upstream. A configured field replaces what the client sent."""
 
     user_agent: str | None = None
     referer: str | None = None
     title: str | None = None
+
+    @field_validator("user_agent", "referer", "title")
+    @classmethod
+    def _header_safe(cls, value: str | None) -> str | None:
+        return _header_safe(value)
 
     def over(self, fallback: Identity) -> Identity:
         """This identity, with unset fields taken from `fallback`."""
@@ -45,10 +65,13 @@ class ProxyKey(Strict):
 
     @field_validator("key")
     @classmethod
-    def _not_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
+    def _usable(cls, value: SecretStr) -> SecretStr:
+        key = _key_text(value.get_secret_value())
+        if not key:
             raise ValueError("is empty")
-        return value
+        if len(key) < MIN_PROXY_KEY_LENGTH:
+            raise ValueError(f"is shorter than {MIN_PROXY_KEY_LENGTH} characters: too easy to guess")
+        return SecretStr(key)
 
 
 class AuthConfig(Strict):
@@ -86,6 +109,16 @@ class _HTTPBackend(Strict):
         except ValueError:
             raise ValueError("has an invalid port") from None
         return url.rstrip("/")
+
+    @field_validator("api_key")
+    @classmethod
+    def _clean_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None else SecretStr(_key_text(value.get_secret_value()))
+
+    @field_validator("api_keys")
+    @classmethod
+    def _clean_keys(cls, values: list[SecretStr]) -> list[SecretStr]:
+        return [SecretStr(_key_text(v.get_secret_value())) for v in values]
 
     @model_validator(mode="after")
     def _one_key_form(self) -> _HTTPBackend:
@@ -134,6 +167,7 @@ class Config(Strict):
     log_level: Literal[LOG_LEVELS] = "info"  # type: ignore[valid-type]
     disable_auth: bool = False
     models_cache_ttl: float = Field(300.0, ge=0, description="seconds a backend's model list is cached")
+    max_request_mb: float = Field(32.0, gt=0, description="largest request body accepted, in MiB")
     auth: AuthConfig = AuthConfig()
     identity: Identity = Identity()
     backends: dict[str, BackendConfig] = {}

@@ -7,6 +7,7 @@ bad value is the client's error: nothing is silently dropped.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -16,12 +17,14 @@ from src.core.errors import InvalidRequest
 Parser = Callable[[str], Any]
 
 
+# Plain ASCII decimals only: Python's float() and int() would also take `1_0`, `١` or ` 1 `.
+_DECIMAL = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", re.ASCII)
+_INTEGER = re.compile(r"-?\d+", re.ASCII)
+
+
 def _number(low: float, high: float) -> Parser:
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
+        value = float(text) if _DECIMAL.fullmatch(text) else math.nan
         if not math.isfinite(value) or not low <= value <= high:
             raise ValueError(f"must be a number from {low:g} to {high:g}")
         return value
@@ -33,10 +36,9 @@ def _integer(minimum: int, maximum: int) -> Parser:
     expected = f"an integer from {minimum} to {maximum}"
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"must be {expected}") from None
+        if not _INTEGER.fullmatch(text):
+            raise ValueError(f"must be {expected}")
+        value = int(text)
         if not minimum <= value <= maximum:
             raise ValueError(f"must be {expected}")
         return value

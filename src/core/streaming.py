@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
 from src.core.errors import ProxyError, UpstreamError, UpstreamUnreachable
 from src.transports.base import UpstreamResponse
 
+log = logging.getLogger("switchyard.stream")
 ErrorEvent = Callable[[ProxyError], bytes]
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
@@ -65,8 +67,14 @@ class EventSplitter:
 
 def ends_stream(event: bytes) -> bool:
     """True for `data: [DONE]` and for an event carrying an error (OpenRouter's mid-stream form)."""
-    if b"[DONE]" in event and _data(event).strip() == b"[DONE]":
-        return True
+    return is_done(event) or has_error(event)
+
+
+def is_done(event: bytes) -> bool:
+    return b"[DONE]" in event and _data(event).strip() == b"[DONE]"
+
+
+def has_error(event: bytes) -> bool:
     return b'"error"' in event and _has_error(event)
 
 
@@ -99,20 +107,26 @@ def is_whole(event: bytes) -> bool:
 async def relay_events(
     upstream: UpstreamResponse, backend: str, error_event: ErrorEvent, redact: Callable[[str], str]
 ) -> AsyncIterator[bytes]:
-    """Forward whole events as they arrive; end a broken or truncated stream with an error event."""
+    """Forward whole events as they arrive; end a broken or truncated stream with an error event.
+
+    `redact` masks the upstream's keys in the error events it sends, which can quote them.
+    """
     splitter = EventSplitter()
     finished = False
     try:
         async for chunk in upstream.iter_chunks():
             events = splitter.feed(chunk)
             if events:
-                finished = finished or any(map(ends_stream, events))
-                # An upstream's error event can quote a key; only error events are worth the scan.
-                yield _redacted(events, redact) if finished else b"".join(events)
+                batch = b"".join(events)
+                if any(map(has_error, events)):
+                    finished = True
+                    batch = _redacted(batch, redact)
+                finished = finished or any(map(is_done, events))
+                yield batch
         tail = splitter.flush()
         if tail and is_whole(tail):
             finished = finished or ends_stream(tail)
-            yield _redacted([tail], redact)
+            yield _redacted(tail, redact) if has_error(tail) else tail
     except UpstreamError as exc:
         if not finished:
             yield error_event(exc)
@@ -121,51 +135,49 @@ async def relay_events(
         yield error_event(UpstreamUnreachable(backend, "the stream ended before it was complete"))
 
 
-def _redacted(events: list[bytes], redact: Callable[[str], str]) -> bytes:
-    return redact(b"".join(events).decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+def _redacted(batch: bytes, redact: Callable[[str], str]) -> bytes:
+    return redact(batch.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
 
 
 class EventStreamResponse:
     """Streams events to the client; stops the upstream as soon as the client goes away."""
 
-    def __init__(self, events: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]], headers: dict[str, str]):
+    def __init__(
+        self,
+        events: AsyncIterator[bytes],
+        on_close: Callable[[], Awaitable[None]],
+        headers: dict[str, str],
+        error_event: ErrorEvent,
+    ) -> None:
         self._events = events
         self._on_close = on_close
         self._headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in {**SSE_HEADERS, **headers}.items()]
-        self._complete = False
-        self._client_gone = False
+        self._error_event = error_event
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(b"content-type", b"text/event-stream; charset=utf-8"), *self._headers]
-        task = asyncio.current_task()
-        watcher = asyncio.ensure_future(self._cancel_on_disconnect(receive, task))
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            async with cancelled_on_disconnect(receive):
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await self._send_events(send)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except ClientDisconnected:
+            log.debug("client disconnected mid-stream; upstream closed")
+        finally:
+            await self._close()
+
+    async def _send_events(self, send: Send) -> None:
+        try:
             async for chunk in self._events:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            self._complete = True
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not self._client_gone:
-                raise
-            task.uncancel()  # type: ignore[union-attr]
-        finally:
-            watcher.cancel()
-            await self._close()
+        except Exception:
+            # The status line is gone already: a bug here can only end the stream, as an error event.
+            log.exception("stream failed")
+            failure = ProxyError("internal error in Switchyard; the proxy's log has the details")
+            await send({"type": "http.response.body", "body": self._error_event(failure), "more_body": True})
 
     async def _close(self) -> None:
         close = getattr(self._events, "aclose", None)
         if close is not None:
             await close()
         await self._on_close()
-
-    async def _cancel_on_disconnect(self, receive: Receive, task: asyncio.Task | None) -> None:
-        # uvicorn drops writes to a closed connection silently, so without this the upstream
-        # would keep generating (and billing) until the stream ended on its own.
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                if not self._complete and task is not None:
-                    self._client_gone = True
-                    task.cancel()
-                return

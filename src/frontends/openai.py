@@ -8,7 +8,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from src.backends.base import Backend
 from src.core.completion_stream import completion_as_events
+from src.core.disconnect import cancelled_on_disconnect
 from src.core.envelopes import openai_stream_error
 from src.core.errors import NotFound, ProxyError, UpstreamError, UpstreamProtocolError
 from src.core.pipeline import apply_route, parse_json_object
@@ -28,21 +30,29 @@ async def chat_completions(request: Request) -> Response | EventStreamResponse:
     body = parse_json_object(raw)
     route = runtime.router.resolve(body.get("model"))
     backend = runtime.backends[route.backend]
-    upstream = await backend.chat(apply_route(raw, body, route), headers)
-    forwarded = _forwarded(upstream.headers)
-    content_type = upstream.headers.get("content-type", "application/json")
-    if body.get("stream") is not True:
-        content = await upstream.read()
-        return Response(content, status_code=upstream.status, headers=forwarded, media_type=content_type)
+    stream = body.get("stream") is True
+    async with cancelled_on_disconnect(request.receive):
+        upstream = await backend.chat(apply_route(raw, body, route), headers)
+        try:
+            if not stream:
+                content = await upstream.read()
+                media_type = upstream.headers.get("content-type", "application/json")
+                return Response(content, upstream.status, _forwarded(upstream.headers), media_type)
+            return _event_stream(upstream, backend, runtime)
+        except BaseException:
+            await upstream.aclose()
+            raise
 
+
+def _event_stream(upstream: UpstreamResponse, backend: Backend, runtime: Runtime) -> EventStreamResponse:
     def error_event(error: ProxyError) -> bytes:
         return openai_stream_error(error, runtime.redact(error.message))
 
-    if content_type.startswith("text/event-stream"):
-        events = relay_events(upstream, backend.name, error_event, runtime.redact)
+    if upstream.headers.get("content-type", "").startswith("text/event-stream"):
+        events = relay_events(upstream, backend.name, error_event, backend.redact)
     else:
         events = _replayed(upstream, backend.name, error_event)
-    return EventStreamResponse(events, upstream.aclose, forwarded)
+    return EventStreamResponse(events, upstream.aclose, _forwarded(upstream.headers), error_event)
 
 
 async def _replayed(upstream: UpstreamResponse, backend: str, error_event: ErrorEvent) -> AsyncIterator[bytes]:
@@ -75,4 +85,5 @@ async def retrieve_model(request: Request) -> JSONResponse:
 
 
 def _forwarded(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name: value for name in FORWARDED_HEADERS if (value := headers.get(name)) is not None}
+    # Only plain ASCII values: anything else cannot be re-sent as a header and is not worth a failure.
+    return {name: value for name in FORWARDED_HEADERS if (value := headers.get(name)) and value.isascii()}

@@ -126,7 +126,7 @@ def test_secret_values_are_masked_in_repr() -> None:
 
 
 def test_proxy_key_names_must_be_unique_and_keys_non_empty() -> None:
-    dup = first_error(minimal(auth={"api_keys": [{"name": "a", "key": "k1"}, {"name": "a", "key": "k2"}]}))
+    dup = first_error(minimal(auth={"api_keys": [{"name": "a", "key": "key-one-1"}, {"name": "a", "key": "key-two-2"}]}))
     assert "duplicate" in dup["msg"] and "a" in dup["msg"]
     empty = first_error(minimal(auth={"api_keys": [{"name": "a", "key": "   "}]}))
     assert tuple(empty["loc"]) == ("auth", "api_keys", 0, "key")

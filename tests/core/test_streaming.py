@@ -105,8 +105,8 @@ async def test_relay_content_events_are_forwarded_byte_identical_and_unscanned()
     out = await relay(FakeUpstream([*content, b"data: [DONE]\n\n"]), ErrorEvents(), redact)
     assert out[: len(content)] == content
     assert b"".join(out) == b"".join(content) + b"data: [DONE]\n\n"
-    # Only what ends the stream is scanned for secrets.
-    assert redact.seen == ["data: [DONE]\n\n"]
+    # Only error events are scanned for secrets.
+    assert redact.seen == []
 
 
 @pytest.mark.parametrize(
@@ -221,10 +221,10 @@ async def test_relay_upstream_error_event_quoting_a_secret_is_masked(chunks: lis
     assert out == sent.replace(SECRET.encode(), b"[redacted]")
 
 
-async def test_relay_events_after_done_are_masked_too() -> None:
-    chunks = [b'data: {"a":1}\n\n', b"data: [DONE]\n\n", data({"note": f"key {SECRET}"})]
+async def test_relay_error_events_after_done_are_masked_too() -> None:
+    chunks = [b'data: {"a":1}\n\n', b"data: [DONE]\n\n", data({"error": {"message": f"key {SECRET}"}})]
     out = b"".join(await relay(FakeUpstream(chunks), ErrorEvents()))
-    assert out == b'data: {"a":1}\n\ndata: [DONE]\n\n' + data({"note": "key [redacted]"})
+    assert out == b'data: {"a":1}\n\ndata: [DONE]\n\n' + data({"error": {"message": "key [redacted]"}})
 
 
 async def test_relay_half_event_after_done_is_dropped_without_an_error_event() -> None:
