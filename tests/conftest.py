@@ -19,6 +19,7 @@ def upstream_server() -> Iterator[FakeUpstream]:
 @pytest.fixture
 def upstream(upstream_server: FakeUpstream) -> FakeUpstream:
     upstream_server.requests.clear()
+    upstream_server.aborted.clear()
     return upstream_server
 
 

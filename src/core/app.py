@@ -42,7 +42,6 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Aioh
         redoc_url=None,
         openapi_url=None,
         redirect_slashes=False,  # a redirect would be built from the client's Host header
-        max_body_size=int(config.max_request_mb * 1024 * 1024),
         # FastAPI's built-in OpenTelemetry checks its providers on every request; the proxy has its own metrics.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )

@@ -46,6 +46,11 @@ class NotFound(ProxyError):
     error_type = "not_found_error"
 
 
+class RequestTooLarge(ProxyError):
+    status = 413
+    error_type = "request_too_large"
+
+
 class MethodNotAllowed(ProxyError):
     status = 405
     error_type = "invalid_request_error"

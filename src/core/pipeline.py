@@ -14,7 +14,9 @@ from typing import Any
 
 import orjson
 
-from src.core.errors import InvalidRequest
+from starlette.requests import Request
+
+from src.core.errors import InvalidRequest, RequestTooLarge
 from src.core.routing import Route
 
 # orjson reads integers outside [-2**63, 2**64) as floats; these digit runs may be one.
@@ -26,6 +28,25 @@ _DIGITS_TO_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in rang
 
 class _StdlibBody(dict):  # type: ignore[type-arg]
     """A body only the standard library reads faithfully, so only it may write it back."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw request body, refused once it passes `limit` bytes (declared or actually sent)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> RequestTooLarge:
+    return RequestTooLarge(f"the request body is larger than {limit / 1048576:g} MiB (max_request_mb)")
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

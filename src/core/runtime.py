@@ -24,6 +24,7 @@ class Runtime:
     catalog: ModelCatalog
     redact: Redactor
     transport: Transport
+    body_limit: int  # bytes
 
     @classmethod
     def build(cls, config: Config, transport: Transport) -> Runtime:
@@ -36,4 +37,5 @@ class Runtime:
             catalog=ModelCatalog(backends, config.default_backend, config.models_cache_ttl),
             redact=Redactor(config.secrets()),
             transport=transport,
+            body_limit=int(config.max_request_mb * 1024 * 1024),
         )

@@ -13,7 +13,7 @@ from src.core.completion_stream import completion_as_events
 from src.core.disconnect import cancelled_on_disconnect
 from src.core.envelopes import openai_stream_error
 from src.core.errors import NotFound, ProxyError, UpstreamError, UpstreamProtocolError
-from src.core.pipeline import apply_route, parse_json_object
+from src.core.pipeline import apply_route, parse_json_object, read_body
 from src.core.runtime import Runtime
 from src.core.streaming import ErrorEvent, EventStreamResponse, relay_events
 from src.transports.base import UpstreamResponse
@@ -26,7 +26,7 @@ async def chat_completions(request: Request) -> Response | EventStreamResponse:
     runtime: Runtime = request.app.state.runtime
     headers = request.headers
     runtime.keys.authenticate(headers)
-    raw = await request.body()
+    raw = await read_body(request, runtime.body_limit)
     body = parse_json_object(raw)
     route = runtime.router.resolve(body.get("model"))
     backend = runtime.backends[route.backend]

@@ -143,6 +143,20 @@ async def test_keys_rotate_round_robin_per_request(router) -> None:
     assert sent == ["Bearer k1", "Bearer k2", "Bearer k3", "Bearer k1"]
 
 
+async def test_model_list_uses_the_first_key_and_leaves_the_chat_rotation_alone(router) -> None:
+    backend = make_backend(api_keys=["k1", "k2"])
+    chat = router.post(CHAT_URL).respond(200, json=COMPLETION)
+    models = router.get(f"{BASE}/models").respond(200, json={"data": []})
+    await (await backend.chat(BODY, Headers({}))).read()
+    await backend.list_models()
+    await (await backend.chat(BODY, Headers({}))).read()
+    await backend.list_models()
+    sent = [call.request.headers["authorization"] for call in router.calls]
+    assert sent == ["Bearer k1", "Bearer k1", "Bearer k2", "Bearer k1"]
+    assert [c.request.headers["authorization"] for c in chat.calls] == ["Bearer k1", "Bearer k2"]
+    assert [c.request.headers["authorization"] for c in models.calls] == ["Bearer k1", "Bearer k1"]
+
+
 async def test_single_key_is_reused(router) -> None:
     backend = make_backend(api_key="only")
     route = router.post(CHAT_URL).respond(200, json=COMPLETION)

@@ -125,6 +125,17 @@ def test_choice_without_index_is_numbered_by_position() -> None:
         {"choices": "none"},
         {"choices": ["not a choice"]},
         {"choices": [answer({"content": "a"}), 5]},
+        # a choice whose message is no object
+        {"choices": [{"message": "x"}]},
+        {"choices": [{"index": 0, "message": "Hello", "finish_reason": "stop"}]},
+        {"choices": [{"message": ["Hello"]}]},
+        {"choices": [{"message": []}]},
+        {"choices": [{"message": None}]},
+        {"choices": [{"message": 0}]},
+        {"choices": [{"index": 0, "finish_reason": "stop"}]},
+        {"choices": [{}]},
+        {"choices": [answer({"content": "a"}), {"index": 1, "message": "b"}]},
+        {"choices": [answer({"content": "a"}), {"index": 1, "finish_reason": "stop"}]},
     ],
 )
 def test_non_completions_give_none(body: Any) -> None:

@@ -92,6 +92,34 @@ def test_json_answer_that_is_no_completion_raises_naming_the_backend(
     assert len(upstream.requests) == 1
 
 
+def test_json_answer_whose_message_is_no_object_raises_an_api_error(
+    client: openai.OpenAI, upstream: FakeUpstream
+) -> None:
+    received = []
+    with pytest.raises(openai.APIError) as raised:  # not a hang, nor a connection cut mid-body
+        for chunk in client.with_options(timeout=10).chat.completions.create(
+            model="x/ignores-stream-bad-message", messages=MESSAGES, stream=True
+        ):
+            received.append(chunk)
+
+    assert received == []
+    assert raised.value.message.startswith("openrouter: ")
+    assert "neither a stream nor a chat completion" in raised.value.message
+    assert len(upstream.requests) == 1
+
+
+def test_json_answer_whose_message_is_no_object_ends_in_one_whole_error_event(proxy: RunningProxy) -> None:
+    body = {"model": "x/ignores-stream-bad-message", "messages": MESSAGES, "stream": True}
+    headers = {"Authorization": f"Bearer {PROXY_KEY}"}
+    response = httpx.post(f"{proxy.url}/v1/chat/completions", json=body, headers=headers, timeout=10)
+
+    assert response.status_code == 200
+    assert response.text.endswith("\n\n")
+    events = [e for e in response.text.split("\n\n") if e]
+    assert len(events) == 1
+    assert "neither a stream nor a chat completion" in json.loads(events[0].removeprefix("data: "))["error"]["message"]
+
+
 # --- a mid-stream error event that quotes the upstream key --------------------------------------------------
 
 

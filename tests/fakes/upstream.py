@@ -19,7 +19,11 @@ Model names (the part after any vendor prefix decides):
   then ends the chunked response normally;
 - `cr-stream`: a normal stream whose lines end in bare CR (`\r\r` between events), with
   `CR_PAUSE` seconds between events; `finished_sending[model]` is False until just before it
-  writes its last event (`[DONE]`), so a test can tell whether it saw content before that.
+  writes its last event (`[DONE]`), so a test can tell whether it saw content before that;
+- `slow-answer` (non-streaming): waits up to 3 s in 50 ms steps before answering, and records in
+  `aborted` (and returns) as soon as the proxy's connection to it closes;
+- `odd-header`: a normal completion or stream with `X-Request-Id: req-€` (sent as UTF-8 bytes);
+- `ignores-stream-bad-message`: answers every request with 200 JSON `{"choices": [{"message": "x"}]}`.
 
 Every request is recorded with its parsed body (stdlib `json`, so wide integers, NaN and lone
 surrogates keep their exact values), its raw body bytes and its raw header bytes.
@@ -140,6 +144,8 @@ class FakeUpstream:
         scenario = model.rsplit("/", 1)[-1]
         if scenario == "ignores-stream-not-completion":
             return web.json_response({"ok": True})
+        if scenario == "ignores-stream-bad-message":
+            return web.json_response({"choices": [{"message": "x"}]})
         if scenario.startswith("ignores-stream"):
             completion = _completion(model, scenario.removeprefix("ignores-stream-"))
             return web.json_response(completion, headers={"X-Generation-Id": "gen-json"})
@@ -150,12 +156,19 @@ class FakeUpstream:
             return _error(401, f"Incorrect API key provided: {key}")
         if scenario == "stall" and not body.get("stream"):
             await asyncio.sleep(self.stall_seconds)
+        if scenario == "slow-answer" and not body.get("stream"):
+            for _ in range(60):
+                await asyncio.sleep(0.05)
+                if request.transport is None or request.transport.is_closing():
+                    self.aborted.append(model)
+                    return web.Response(status=499)
         if body.get("stream"):
             return await self._stream(request, model, scenario)
-        return web.json_response(_completion(model, scenario))
+        return web.json_response(_completion(model, scenario), headers=_odd_header(scenario))
 
     async def _stream(self, request: web.Request, model: str, scenario: str) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Generation-Id": "gen-fake"})
+        headers = {"Content-Type": "text/event-stream", "X-Generation-Id": "gen-fake", **_odd_header(scenario)}
+        response = web.StreamResponse(headers=headers)
         await response.prepare(request)
 
         async def event(payload: dict[str, Any] | str) -> None:
@@ -224,6 +237,11 @@ class FakeUpstream:
         except (ConnectionError, RuntimeError):
             self.aborted.append(model)
         return response
+
+
+def _odd_header(scenario: str) -> dict[str, str]:
+    # Not latin-1: a proxy that re-sent it as it came could not encode it.
+    return {"X-Request-Id": "req-\u20ac"} if scenario == "odd-header" else {}
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:

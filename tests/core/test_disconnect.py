@@ -1,0 +1,146 @@
+"""cancelled_on_disconnect: a block is cancelled, and ClientDisconnected raised, when the client leaves;
+otherwise the block runs to its end and the watcher is stopped. Other cancellations pass unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
+
+pytestmark = pytest.mark.anyio
+
+REQUEST = {"type": "http.request", "body": b"", "more_body": False}
+DISCONNECT = {"type": "http.disconnect"}
+LONG = 5.0  # how long a block would run if nothing cancelled it; a passing test never waits this long
+
+
+class FakeReceive:
+    """An ASGI `receive`: `first` messages, then a disconnect once `gone` is set (or never)."""
+
+    def __init__(self, *first: dict) -> None:
+        self.first = list(first)
+        self.gone = asyncio.Event()
+        self.calls = 0
+        self.cancelled = False
+
+    async def __call__(self) -> dict:
+        self.calls += 1
+        if self.first:
+            return self.first.pop(0)
+        try:
+            await self.gone.wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        return DISCONNECT
+
+
+async def until(condition, seconds: float = 3.0) -> bool:
+    """Let the loop run until `condition()` holds, for at most `seconds`."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.001)
+    return True
+
+
+@pytest.mark.parametrize("first", [(), (REQUEST,), (REQUEST, REQUEST)], ids=["none", "one request", "two requests"])
+async def test_disconnect_cancels_the_block_and_raises_client_disconnected(first: tuple[dict, ...]) -> None:
+    receive = FakeReceive(*first)
+    reached = []
+    with pytest.raises(ClientDisconnected):
+        async with cancelled_on_disconnect(receive):
+            reached.append("start")
+            receive.gone.set()
+            await asyncio.sleep(LONG)
+            reached.append("end")
+    assert reached == ["start"]
+    assert receive.calls == len(first) + 1  # the http.request messages were read past
+    # The cancellation was taken back: this task can go on awaiting.
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+    await asyncio.sleep(0)
+
+
+async def test_disconnect_while_the_block_waits_on_something_else() -> None:
+    receive = FakeReceive(REQUEST)
+    never = asyncio.Event()
+
+    async def leave_soon() -> None:
+        await asyncio.sleep(0.01)
+        receive.gone.set()
+
+    helper = asyncio.ensure_future(leave_soon())
+    with pytest.raises(ClientDisconnected):
+        async with cancelled_on_disconnect(receive):
+            await asyncio.wait_for(never.wait(), LONG)
+    await helper
+
+
+async def test_without_a_disconnect_the_block_completes_and_the_watcher_is_cancelled() -> None:
+    receive = FakeReceive(REQUEST)
+    result = []
+    async with cancelled_on_disconnect(receive):
+        await asyncio.sleep(0.01)
+        result.append(42)
+    assert result == [42]
+    assert receive.calls == 2  # it did watch: past the http.request, waiting for the next message
+    assert await until(lambda: receive.cancelled), "the watcher was left running"
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+async def test_a_block_that_never_awaits_completes_too() -> None:
+    receive = FakeReceive()
+    async with cancelled_on_disconnect(receive):
+        value = 1 + 1
+    assert value == 2
+    # The watcher may not even have started; either way nothing is left waiting on `receive`.
+    await asyncio.sleep(0.01)
+    receive.gone.set()
+    await asyncio.sleep(0.01)
+    assert receive.calls <= 1
+
+
+async def test_an_exception_in_the_block_propagates_and_stops_the_watcher() -> None:
+    receive = FakeReceive(REQUEST)
+    with pytest.raises(ValueError, match="boom"):
+        async with cancelled_on_disconnect(receive):
+            await asyncio.sleep(0.01)
+            raise ValueError("boom")
+    assert await until(lambda: receive.cancelled)
+
+
+async def test_cancellation_from_elsewhere_stays_a_cancelled_error() -> None:
+    receive = FakeReceive(REQUEST)
+    entered = asyncio.Event()
+    outcome: list[str] = []
+
+    async def work() -> None:
+        try:
+            async with cancelled_on_disconnect(receive):
+                entered.set()
+                await asyncio.sleep(LONG)
+        except ClientDisconnected:
+            outcome.append("client disconnected")
+            raise
+        outcome.append("completed")
+
+    task = asyncio.ensure_future(work())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+    assert outcome == []
+    assert await until(lambda: receive.cancelled)
+
+
+async def test_cancelled_error_raised_in_the_block_is_not_turned_into_a_disconnect() -> None:
+    receive = FakeReceive(REQUEST)
+    with pytest.raises(asyncio.CancelledError):
+        async with cancelled_on_disconnect(receive):
+            await asyncio.sleep(0.01)
+            raise asyncio.CancelledError
+    assert await until(lambda: receive.cancelled)
