@@ -65,6 +65,19 @@ async def wait_for_release(release: asyncio.Event) -> None:
         pass
 
 
+def first_chunk_then_hold(release: asyncio.Event) -> Handler:
+    """A handler that sends one body chunk, then holds the response open until `release`."""
+
+    async def endless(req: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        await resp.prepare(req)
+        await resp.write(b"first")
+        await wait_for_release(release)
+        return resp
+
+    return endless
+
+
 async def collect(response) -> list[bytes]:
     return [chunk async for chunk in response.iter_chunks()]
 

@@ -15,6 +15,7 @@ from tests.transports.aiohttp_helpers import (
     GUARD,
     closed_port,
     collect,
+    first_chunk_then_hold,
     raw_server,
     read_request_head,
     request,
@@ -89,13 +90,7 @@ async def test_no_response_within_timeout_is_timeout(release: asyncio.Event) -> 
 
 
 async def test_waiting_for_a_pooled_connection_is_bounded_by_connect_timeout(release: asyncio.Event) -> None:
-    async def endless(req: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse()
-        await resp.prepare(req)
-        await resp.write(b"first")
-        await wait_for_release(release)
-        return resp
-
+    endless = first_chunk_then_hold(release)
     transport = AiohttpTransport(max_connections=1)
     try:
         async with serve(endless, release) as base:
@@ -134,13 +129,7 @@ async def test_a_dns_lookup_that_hangs_is_bounded_by_connect_timeout(
 
 
 async def test_aclose_before_end_of_body_does_not_hang(release: asyncio.Event) -> None:
-    async def endless(req: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse()
-        await resp.prepare(req)
-        await resp.write(b"first")
-        await wait_for_release(release)
-        return resp
-
+    endless = first_chunk_then_hold(release)
     async def ok(req: web.Request) -> web.Response:
         return web.Response(text="still works")
 
