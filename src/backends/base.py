@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -42,9 +41,8 @@ class Backend:
         return response
 
     async def list_models(self) -> list[dict[str, Any]]:
-        request = self._request("GET", "/models", {}, None, key_turn=0)
-        request = dataclasses.replace(request, timeout=min(request.timeout, MODELS_TIMEOUT))
-        response = await self._transport.send(request)
+        timeout = min(self.config.timeout, MODELS_TIMEOUT)
+        response = await self._transport.send(self._request("GET", "/models", {}, None, key_turn=0, timeout=timeout))
         payload = await response.read()
         if response.status >= 300:
             raise self.status_error(response.status, payload, response.headers)
@@ -58,7 +56,13 @@ class Backend:
         return [m for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
     def _request(
-        self, method: str, path: str, client: Mapping[str, str], body: bytes | None, key_turn: int | None = None
+        self,
+        method: str,
+        path: str,
+        client: Mapping[str, str],
+        body: bytes | None,
+        key_turn: int | None = None,
+        timeout: float | None = None,
     ) -> UpstreamRequest:
         return UpstreamRequest(
             method=method,
@@ -66,7 +70,7 @@ class Backend:
             headers=self.headers(client, key_turn),
             backend=self.name,
             body=body,
-            timeout=self.config.timeout,
+            timeout=timeout or self.config.timeout,
             connect_timeout=self.config.connect_timeout,
         )
 
@@ -86,11 +90,12 @@ class Backend:
     def status_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamStatusError:
         """The upstream's error, with its status and its own message."""
         # Mask before cutting: a key cut in half would no longer be recognised.
-        error = _error_object(self.redact(body.decode("utf-8", "replace")))
+        text = self.redact(body.decode("utf-8", "replace"))
+        error = _error_object(text)
         message = error.get("message") if isinstance(error.get("message"), str) else None
         detail = self.error_detail(error)
         if not message:
-            message = self.redact(body.decode("utf-8", "replace")).strip()[:MAX_ERROR_TEXT] or "no error message"
+            message = text.strip()[:MAX_ERROR_TEXT] or "no error message"
         code, upstream_type, retry_after = error.get("code"), error.get("type"), headers.get("retry-after")
         return UpstreamStatusError(
             self.name,

@@ -15,7 +15,7 @@ from src import __version__
 from src.core.config import Config
 from src.core.disconnect import ClientDisconnected
 from src.core.envelopes import openai_error
-from src.core.errors import MethodNotAllowed, NotFound, ProxyError
+from src.core.errors import InternalError, MethodNotAllowed, NotFound, ProxyError
 from src.core.runtime import Runtime
 from src.frontends import openai
 from src.transports.aiohttp import AiohttpTransport
@@ -90,4 +90,4 @@ async def render_http_exception(request: Request, exc: Exception) -> Response:
 
 async def render_unexpected(request: Request, exc: Exception) -> Response:
     # Starlette re-raises the exception after this response, and the server logs its traceback.
-    return await render_error(request, ProxyError("internal error in Switchyard; the proxy's log has the details"))
+    return await render_error(request, InternalError())

@@ -24,12 +24,6 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _header_safe(value: str | None) -> str | None:
-    if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise ValueError("must not contain control characters (a header value cannot hold them)")
-    return value
-
-
 def _key_text(value: str) -> str:
     """A key as it will be compared and sent: without surrounding space (a file's trailing newline)."""
     value = value.strip()
@@ -48,7 +42,9 @@ class Identity(Strict):
     @field_validator("user_agent", "referer", "title")
     @classmethod
     def _header_safe(cls, value: str | None) -> str | None:
-        return _header_safe(value)
+        if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValueError("must not contain control characters (a header value cannot hold them)")
+        return value
 
     def over(self, fallback: Identity) -> Identity:
         """This identity, with unset fields taken from `fallback`."""

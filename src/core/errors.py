@@ -31,6 +31,13 @@ class ProxyError(Exception):
         self.headers = headers or {}
 
 
+class InternalError(ProxyError):
+    """A bug in Switchyard; the details go to the log, never to the client."""
+
+    def __init__(self) -> None:
+        super().__init__("internal error in Switchyard; the proxy's log has the details")
+
+
 class InvalidRequest(ProxyError):
     status = 400
     error_type = "invalid_request_error"

@@ -23,7 +23,6 @@ class Runtime:
     backends: Mapping[str, Backend]
     catalog: ModelCatalog
     redact: Redactor
-    transport: Transport
     body_limit: int  # bytes
 
     @classmethod
@@ -36,6 +35,5 @@ class Runtime:
             backends=backends,
             catalog=ModelCatalog(backends, config.default_backend, config.models_cache_ttl),
             redact=Redactor(config.secrets()),
-            transport=transport,
             body_limit=int(config.max_request_mb * 1024 * 1024),
         )

@@ -82,12 +82,12 @@ def load_config(
     merged, origins = merge_layers(raw, env, cli)
     try:
         config = Config.model_validate(merged)
+        problem = check(config) if check else None
     except ValidationError as exc:
-        key, message = describe(exc)
-        raise ConfigError(origins.get(key.partition(".")[0], where), key, message) from None
-    problem = check(config) if check else None
+        problem = describe(exc)
     if problem:
         key, message = problem
+        # Blame the layer the top-level key came from: the flag, the variable or the file.
         raise ConfigError(origins.get(key.partition(".")[0], where), key, message)
     return config
 

@@ -9,7 +9,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
-from src.core.errors import ProxyError, UpstreamError, UpstreamUnreachable
+from src.core.errors import InternalError, ProxyError, UpstreamError, UpstreamUnreachable
 from src.transports.base import UpstreamResponse
 
 log = logging.getLogger("switchyard.stream")
@@ -82,11 +82,18 @@ def _data(event: bytes) -> bytes:
     return b"\n".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
 
 
-def _has_error(event: bytes) -> bool:
+_NOT_JSON = object()
+
+
+def _payload(data: bytes) -> object:
     try:
-        payload = orjson.loads(_data(event))
+        return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return False
+        return _NOT_JSON
+
+
+def _has_error(event: bytes) -> bool:
+    payload = _payload(_data(event))
     return isinstance(payload, dict) and bool(payload.get("error"))
 
 
@@ -95,13 +102,7 @@ def is_whole(event: bytes) -> bool:
     data = _data(event).strip()
     if not data:
         return event.startswith(b":")
-    if data == b"[DONE]":
-        return True
-    try:
-        orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return False
-    return True
+    return data == b"[DONE]" or _payload(data) is not _NOT_JSON
 
 
 async def relay_events(
@@ -125,8 +126,9 @@ async def relay_events(
                 yield batch
         tail = splitter.flush()
         if tail and is_whole(tail):
-            finished = finished or ends_stream(tail)
-            yield _redacted(tail, redact) if has_error(tail) else tail
+            errored = has_error(tail)
+            finished = finished or errored or is_done(tail)
+            yield _redacted(tail, redact) if errored else tail
     except UpstreamError as exc:
         if not finished:
             yield error_event(exc)
@@ -173,8 +175,7 @@ class EventStreamResponse:
         except Exception:
             # The status line is gone already: a bug here can only end the stream, as an error event.
             log.exception("stream failed")
-            failure = ProxyError("internal error in Switchyard; the proxy's log has the details")
-            await send({"type": "http.response.body", "body": self._error_event(failure), "more_body": True})
+            await send({"type": "http.response.body", "body": self._error_event(InternalError()), "more_body": True})
 
     async def _close(self) -> None:
         close = getattr(self._events, "aclose", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
@@ -28,8 +29,7 @@ class AiohttpTransport:
         return self._session
 
     async def send(self, request: UpstreamRequest) -> _AiohttpResponse:
-        # `connect` also bounds the DNS lookup and the wait for a pooled connection.
-        timeout = aiohttp.ClientTimeout(total=None, connect=request.connect_timeout, sock_read=request.timeout)
+        timeout = _timeout(request.connect_timeout, request.timeout)
         try:
             response = await self._client().request(
                 request.method,
@@ -82,6 +82,13 @@ class _AiohttpResponse:
             self._response.release()
         else:
             self._response.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float, read: float) -> aiohttp.ClientTimeout:
+    """One immutable timeout object per backend setting, not one per request.
+    `connect` also bounds the DNS lookup and the wait for a pooled connection."""
+    return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
 
 
 def _translate(exc: BaseException, request: UpstreamRequest) -> BaseException:
