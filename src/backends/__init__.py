@@ -5,7 +5,7 @@ from __future__ import annotations
 from src.backends.base import Backend
 from src.backends.openai import OpenAIBackend
 from src.backends.openrouter import OpenRouterBackend
-from src.core.config import Config
+from src.core.config import Config, HybridBackendConfig
 from src.transports.base import Transport
 
 BACKEND_CLASSES: dict[str, type[Backend]] = {
@@ -15,7 +15,9 @@ BACKEND_CLASSES: dict[str, type[Backend]] = {
 
 
 def build_backends(config: Config, transport: Transport) -> dict[str, Backend]:
+    """The backends that speak HTTP. Hybrid backends only combine these (src/backends/hybrid.py)."""
     return {
         name: BACKEND_CLASSES[backend.type](name, backend, transport, config.identity)
         for name, backend in config.backends.items()
+        if not isinstance(backend, HybridBackendConfig)
     }

@@ -15,6 +15,7 @@ from src.core.redaction import Redactor
 from src.transports.base import Transport, UpstreamRequest, UpstreamResponse
 
 MAX_ERROR_TEXT = 500
+HOP_HEADER = "x-switchyard-hop"  # on every upstream request: a backend that loops back is refused at once
 MODELS_TIMEOUT = 30.0  # a model list is small; a backend that takes longer is down, not busy
 
 
@@ -33,9 +34,25 @@ class Backend:
         self._turn = itertools.count()
         self.redact = Redactor(self._keys)  # upstream text can quote the key it was sent
 
-    async def chat(self, body: bytes, client_headers: Mapping[str, str]) -> UpstreamResponse:
-        """POST a chat completion; raise an UpstreamError unless the upstream accepted it."""
-        response = await self._transport.send(self._request("POST", "/chat/completions", client_headers, body))
+    @property
+    def key_count(self) -> int:
+        return len(self._keys)
+
+    def next_key_turn(self) -> int:
+        """Where this request starts in the key rotation."""
+        return next(self._turn)
+
+    async def chat(
+        self,
+        body: bytes,
+        client_headers: Mapping[str, str],
+        *,
+        key: int | None = None,
+    ) -> UpstreamResponse:
+        """POST a chat completion with key number `key` (else the next in the rotation);
+        raise an UpstreamError unless the upstream accepted it."""
+        request = self._request("POST", "/chat/completions", client_headers, body, key)
+        response = await self._transport.send(request)
         if response.status >= 300:
             raise self.status_error(response.status, await response.read(), response.headers)
         return response
@@ -78,6 +95,7 @@ class Backend:
         """Headers for one request; `key_turn` picks a key, else the next in the rotation."""
         headers = identity_headers(self._identity, client)
         headers["Content-Type"] = "application/json"
+        headers[HOP_HEADER] = "1"
         for name in self.passthrough_headers:
             value = client_header(client, name)
             if value is not None:

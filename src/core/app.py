@@ -59,7 +59,8 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Aioh
 
 
 async def health(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+    runtime: Runtime = request.app.state.runtime
+    return JSONResponse(runtime.health())
 
 
 async def render_error(request: Request, error: Exception) -> Response:

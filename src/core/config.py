@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from src.core.aliases import AliasRule, check_replacement
+from src.core.selectors import route_problem
 
 MIN_PROXY_KEY_LENGTH = 8
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -148,11 +149,33 @@ class OpenAIBackendConfig(_HTTPBackend):
     type: Literal["openai"]
 
 
+class HybridBackendConfig(Strict):
+    """One model's reasoning, then another model's answer (src/backends/hybrid.py)."""
+
+    type: Literal["hybrid"]
+    reasoning_model: str
+    execution_model: str
+    reasoning_timeout: float = Field(60.0, gt=0, description="seconds the reasoning phase may take")
+
+    def keys(self) -> tuple[str, ...]:
+        return ()  # it holds none: its legs use their own backends' keys
+
+
 BackendConfig = Annotated[
-    Union[OpenRouterBackendConfig, OpenAIBackendConfig],
+    Union[OpenRouterBackendConfig, OpenAIBackendConfig, HybridBackendConfig],
     Field(discriminator="type"),
 ]
-BACKEND_TYPES = ("openai", "openrouter")
+BACKEND_TYPES = ("openai", "openrouter", "hybrid")
+
+
+class FailoverConfig(Strict):
+    """How hard a request is pushed through failing routes (src/core/failover.py)."""
+
+    max_attempts: int = Field(5, ge=1, description="upstream attempts per request, retries included")
+    deadline: float = Field(300.0, gt=0, description="seconds a request may spend on attempts and waits")
+    max_retry_wait: float = Field(5.0, ge=0, description="longest Retry-After honoured by waiting")
+    connect_retries: int = Field(2, ge=0, description="quick retries of a refused or lost connection")
+    cooldown: float = Field(30.0, ge=0, description="seconds a failed route or key is skipped")
 
 
 class Config(Strict):
@@ -168,6 +191,8 @@ class Config(Strict):
     identity: Identity = Identity()
     backends: dict[str, BackendConfig] = {}
     model_aliases: list[AliasRule] = []
+    failover: FailoverConfig = FailoverConfig()
+    failover_routes: dict[str, list[str]] = {}
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -198,7 +223,27 @@ class Config(Strict):
             problem = check_replacement(rule.compiled, rule.replacement)
             if problem:
                 raise ValueError(f"model_aliases.{index}.replacement: {problem}")
+        self._check_routes()
         return self
+
+    def hybrid_backends(self) -> dict[str, HybridBackendConfig]:
+        return {n: b for n, b in self.backends.items() if isinstance(b, HybridBackendConfig)}
+
+    def _check_routes(self) -> None:
+        hybrids = self.hybrid_backends()
+        plain = [name for name in self.backends if name not in hybrids]
+        for name, hybrid in hybrids.items():
+            for field_name in ("reasoning_model", "execution_model"):
+                problem = route_problem(getattr(hybrid, field_name), plain)
+                if problem:
+                    raise ValueError(f"backends.{name}.{field_name}: {problem}")
+        for key, targets in self.failover_routes.items():
+            if key != "default" and route_problem(key, plain, hybrids):
+                raise ValueError(f"failover_routes: key {key!r} {_key_problem(key, plain, hybrids)}")
+            for target in targets:
+                problem = route_problem(target, plain, hybrids)
+                if problem:
+                    raise ValueError(f"failover_routes: in the routes of {key!r}: {problem}")
 
     def proxy_keys(self) -> dict[str, str]:
         """name -> key for every configured proxy key."""
@@ -208,6 +253,10 @@ class Config(Strict):
         """Every secret the proxy holds, for redaction from logs and error messages."""
         upstream = [key for backend in self.backends.values() for key in backend.keys()]
         return tuple(s for s in (*self.proxy_keys().values(), *upstream) if s)
+
+
+def _key_problem(key: str, plain: list[str], hybrids: dict[str, HybridBackendConfig]) -> str:
+    return f"must be 'default', a backend name or <backend>:<model>: {route_problem(key, plain, hybrids)}"
 
 
 def is_loopback(host: str) -> bool:

@@ -63,6 +63,13 @@ class MethodNotAllowed(ProxyError):
     error_type = "invalid_request_error"
 
 
+class LoopDetected(ProxyError):
+    """The request came from a Switchyard: a backend points back at a proxy."""
+
+    status = 508
+    error_type = "loop_detected"
+
+
 class UpstreamError(ProxyError):
     """A backend could not serve the request."""
 

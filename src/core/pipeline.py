@@ -72,9 +72,14 @@ def apply_route(raw: bytes, body: dict[str, Any], route: Route) -> bytes:
     """The body to send upstream: the resolved model and URI parameters in, all else untouched."""
     if body.get("model") == route.model and not route.params:
         return raw  # nothing to rewrite: forward the client's bytes as they came
+    return rewrite(raw, body, {"model": route.model, **route.params})
+
+
+def rewrite(raw: bytes, body: dict[str, Any], changes: dict[str, Any]) -> bytes:
+    """`body` with top-level `changes`, every other field kept exactly as the client sent it."""
     if not isinstance(body, _StdlibBody) and _may_hold_wide_integer(raw):
         body = _stdlib_loads(raw)  # orjson may have rounded an integer; only rewritten bodies need this
-    routed = {**body, "model": route.model, **route.params}
+    routed = {**body, **changes}
     if isinstance(body, _StdlibBody):
         return _stdlib_dumps(routed)
     try:

@@ -10,6 +10,8 @@ from src.backends.base import Backend
 from src.core.auth import ProxyKeys
 from src.core.catalog import ModelCatalog
 from src.core.config import Config
+from src.core.cooldown import Cooldowns
+from src.core.dispatcher import Dispatcher
 from src.core.redaction import Redactor
 from src.core.routing import Router
 from src.transports.base import Transport
@@ -24,6 +26,7 @@ class Runtime:
     catalog: ModelCatalog
     redact: Redactor
     body_limit: int  # bytes
+    dispatcher: Dispatcher
 
     @classmethod
     def build(cls, config: Config, transport: Transport) -> Runtime:
@@ -36,4 +39,11 @@ class Runtime:
             catalog=ModelCatalog(backends, config.default_backend, config.models_cache_ttl),
             redact=Redactor(config.secrets()),
             body_limit=int(config.max_request_mb * 1024 * 1024),
+            dispatcher=Dispatcher(backends, config.failover, Cooldowns(config.failover.cooldown)),
         )
+
+    def health(self) -> dict[str, object]:
+        """Each backend's state and its keys' by position; never the keys themselves."""
+        counts = {name: backend.key_count for name, backend in self.backends.items()}
+        counts.update((name, 0) for name in self.config.hybrid_backends())
+        return {"status": "ok", "backends": self.dispatcher.cooldowns.state(counts)}

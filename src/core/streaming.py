@@ -71,14 +71,14 @@ def ends_stream(event: bytes) -> bool:
 
 
 def is_done(event: bytes) -> bool:
-    return b"[DONE]" in event and _data(event).strip() == b"[DONE]"
+    return b"[DONE]" in event and event_data(event).strip() == b"[DONE]"
 
 
 def has_error(event: bytes) -> bool:
     return b'"error"' in event and _has_error(event)
 
 
-def _data(event: bytes) -> bytes:
+def event_data(event: bytes) -> bytes:
     return b"\n".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
 
 
@@ -93,13 +93,13 @@ def _payload(data: bytes) -> object:
 
 
 def _has_error(event: bytes) -> bool:
-    payload = _payload(_data(event))
+    payload = _payload(event_data(event))
     return isinstance(payload, dict) and bool(payload.get("error"))
 
 
 def is_whole(event: bytes) -> bool:
     """Whether an event left over at the end of a stream is complete, not the first half of one."""
-    data = _data(event).strip()
+    data = event_data(event).strip()
     if not data:
         return event.startswith(b":")
     return data == b"[DONE]" or _payload(data) is not _NOT_JSON

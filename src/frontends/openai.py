@@ -8,12 +8,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from src.backends.base import Backend
+from src.backends.base import HOP_HEADER
 from src.core.completion_stream import completion_as_events
 from src.core.disconnect import cancelled_on_disconnect
 from src.core.envelopes import openai_stream_error
-from src.core.errors import NotFound, ProxyError, UpstreamError, UpstreamProtocolError
-from src.core.pipeline import apply_route, parse_json_object, read_body
+from src.core.errors import LoopDetected, NotFound, ProxyError, UpstreamError, UpstreamProtocolError
+from src.core.pipeline import parse_json_object, read_body
+from src.core.routing import Route
 from src.core.runtime import Runtime
 from src.core.streaming import ErrorEvent, EventStreamResponse, relay_events
 from src.transports.base import UpstreamResponse
@@ -25,34 +26,41 @@ FORWARDED_HEADERS = ("x-generation-id", "x-request-id")
 async def chat_completions(request: Request) -> Response | EventStreamResponse:
     runtime: Runtime = request.app.state.runtime
     headers = request.headers
+    reject_loops(headers)
     runtime.keys.authenticate(headers)
     raw = await read_body(request, runtime.body_limit)
     body = parse_json_object(raw)
-    route = runtime.router.resolve(body.get("model"))
-    backend = runtime.backends[route.backend]
+    plan = runtime.router.plan(body.get("model"))
     stream = body.get("stream") is True
     async with cancelled_on_disconnect(request.receive):
-        upstream = await backend.chat(apply_route(raw, body, route), headers)
-        try:
-            if not stream:
-                content = await upstream.read()
-                media_type = upstream.headers.get("content-type", "application/json")
-                return Response(content, upstream.status, _forwarded(upstream.headers), media_type)
-            return _event_stream(upstream, backend, runtime)
-        except BaseException:
-            await upstream.aclose()
-            raise
+        served = await runtime.dispatcher.serve(plan, raw, body, headers, stream)
+    upstream = served.response
+    response_headers = {**_forwarded(upstream.headers), **served.headers()}
+    if not stream:
+        media_type = upstream.headers.get("content-type", "application/json")
+        return Response(await upstream.read(), upstream.status, response_headers, media_type)
+    return _event_stream(upstream, served.route, runtime, response_headers)
 
 
-def _event_stream(upstream: UpstreamResponse, backend: Backend, runtime: Runtime) -> EventStreamResponse:
+def reject_loops(headers: Mapping[str, str]) -> None:
+    if HOP_HEADER in headers:
+        raise LoopDetected(
+            "this request came from a Switchyard proxy (x-switchyard-hop): a backend's base_url points back at a proxy"
+        )
+
+
+def _event_stream(
+    upstream: UpstreamResponse, route: Route, runtime: Runtime, headers: dict[str, str]
+) -> EventStreamResponse:
     def error_event(error: ProxyError) -> bytes:
         return openai_stream_error(error, runtime.redact(error.message))
 
+    name = route.backend
     if upstream.headers.get("content-type", "").startswith("text/event-stream"):
-        events = relay_events(upstream, backend.name, error_event, backend.redact)
+        events = relay_events(upstream, name, error_event, runtime.redact)
     else:
-        events = _replayed(upstream, backend.name, error_event)
-    return EventStreamResponse(events, upstream.aclose, _forwarded(upstream.headers), error_event)
+        events = _replayed(upstream, name, error_event)
+    return EventStreamResponse(events, upstream.aclose, headers, error_event)
 
 
 async def _replayed(upstream: UpstreamResponse, backend: str, error_event: ErrorEvent) -> AsyncIterator[bytes]:
@@ -70,6 +78,7 @@ async def _replayed(upstream: UpstreamResponse, backend: str, error_event: Error
 
 async def list_models(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
+    reject_loops(request.headers)
     runtime.keys.authenticate(request.headers)
     return JSONResponse({"object": "list", "data": await runtime.catalog.models()})
 

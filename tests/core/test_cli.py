@@ -253,7 +253,7 @@ def test_good_config_starts_and_serves_health(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "the proxy did not start"
                 time.sleep(0.1)
         assert response.status_code == 200
-        assert response.json() == {"status": "ok"}
+        assert response.json()["status"] == "ok"
     finally:
         process.terminate()
         try:

@@ -103,7 +103,7 @@ def test_a_client_that_leaves_mid_body_is_not_logged_as_an_error(
     ), "the proxy never finished the abandoned request"
     response = httpx.get(f"{proxy.url}/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json()["status"] == "ok"
     assert proxy_errors(caplog) == []
     assert upstream.requests == []  # nothing half-read was sent on
 
