@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from src.backends.base import Backend
@@ -37,6 +37,28 @@ class Attempt:
     seconds: float
 
 
+class Outbound(Protocol):
+    """One client request, as any route of its plan will receive it."""
+
+    async def send(self, route: Route, key: int | None) -> UpstreamResponse: ...
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    """A chat-completions request: each route gets the client's body with its own model and parameters."""
+
+    raw: bytes
+    body: dict[str, Any]
+    headers: Mapping[str, str]
+    backends: Mapping[str, Backend]
+    stream: bool
+
+    async def send(self, route: Route, key: int | None) -> UpstreamResponse:
+        if route.hybrid is not None:
+            return await Hybrid(self.backends).chat(route, self.raw, self.body, self.headers, self.stream)
+        return await self.backends[route.backend].chat(apply_route(self.raw, self.body, route), self.headers, key=key)
+
+
 @dataclass
 class Served:
     response: UpstreamResponse
@@ -60,16 +82,16 @@ class Dispatcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._backends = backends
-        self._hybrid = Hybrid(backends)
+        self.backends = backends
         self._policy = policy
         self.cooldowns = cooldowns
         self._sleep = sleep
         self._clock = clock
 
-    async def serve(
-        self, plan: Sequence[Route], raw: bytes, body: dict[str, Any], headers: Mapping[str, str], stream: bool
-    ) -> Served:
+    def chat(self, raw: bytes, body: dict[str, Any], headers: Mapping[str, str], stream: bool) -> ChatCall:
+        return ChatCall(raw, body, headers, self.backends, stream)
+
+    async def serve(self, plan: Sequence[Route], outbound: Outbound, stream: bool) -> Served:
         """The first route's answer that can be committed to the client; else the last error."""
         started = self._clock()
         routes = self.cooldowns.order_routes(plan)
@@ -81,7 +103,7 @@ class Dispatcher:
                 key = keys[key_index]
                 began = self._clock()
                 try:
-                    response = await self._attempt(route, key, raw, body, headers, stream, started)
+                    response = await self._attempt(route, key, outbound, stream, started)
                 except UpstreamError as error:
                     failure = classify(error, time.time())
                     attempts.append(Attempt(str(route), key, failure.status, _short(error), self._clock() - began))
@@ -119,7 +141,7 @@ class Dispatcher:
         raise AssertionError("a plan always has a route")  # pragma: no cover - decide gives up on the last
 
     def _keys(self, route: Route) -> list[int | None]:
-        backend = self._backends.get(route.backend)
+        backend = self.backends.get(route.backend)
         if route.hybrid is not None or backend is None or backend.key_count < 2:
             return [None]
         start = backend.next_key_turn()
@@ -130,20 +152,15 @@ class Dispatcher:
         self,
         route: Route,
         key: int | None,
-        raw: bytes,
-        body: dict[str, Any],
-        headers: Mapping[str, str],
+        outbound: Outbound,
         stream: bool,
         started: float,
     ) -> UpstreamResponse:
         remaining = self._policy.deadline - (self._clock() - started)
-        backend = self._backends[route.hybrid.execution.backend if route.hybrid else route.backend]
+        backend = self.backends[route.hybrid.execution.backend if route.hybrid else route.backend]
         try:
             async with asyncio.timeout(max(remaining, 0.001)):
-                if route.hybrid is not None:
-                    response = await self._hybrid.chat(route, raw, body, headers, stream)
-                else:
-                    response = await backend.chat(apply_route(raw, body, route), headers, key=key)
+                response = await outbound.send(route, key)
                 try:
                     return await (first_event(response, backend) if stream else read_whole(response, backend))
                 except BaseException:

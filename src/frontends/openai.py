@@ -33,7 +33,7 @@ async def chat_completions(request: Request) -> Response | EventStreamResponse:
     plan = runtime.router.plan(body.get("model"))
     stream = body.get("stream") is True
     async with cancelled_on_disconnect(request.receive):
-        served = await runtime.dispatcher.serve(plan, raw, body, headers, stream)
+        served = await runtime.dispatcher.serve(plan, runtime.dispatcher.chat(raw, body, headers, stream), stream)
     upstream = served.response
     response_headers = {**_forwarded(upstream.headers), **served.headers()}
     if not stream:
