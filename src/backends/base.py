@@ -15,6 +15,8 @@ from src.core.redaction import Redactor
 from src.transports.base import Transport, UpstreamRequest, UpstreamResponse
 
 MAX_ERROR_TEXT = 500
+# Native Messages requests keep the client's protocol version and beta features.
+ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")
 HOP_HEADER = "x-switchyard-hop"  # on every upstream request: a backend that loops back is refused at once
 MODELS_TIMEOUT = 30.0  # a model list is small; a backend that takes longer is down, not busy
 
@@ -57,6 +59,18 @@ class Backend:
             raise self.status_error(response.status, await response.read(), response.headers)
         return response
 
+    async def messages(self, body: bytes, client_headers: Mapping[str, str], *, key: int | None = None) -> UpstreamResponse:
+        """POST an Anthropic Messages request to the backend's own Messages endpoint, as it is."""
+        request = self._request("POST", "/messages", client_headers, body, key, passthrough=ANTHROPIC_HEADERS)
+        response = await self._transport.send(request)
+        if response.status >= 300:
+            raise self.status_error(response.status, await response.read(), response.headers)
+        return response
+
+    def serves_messages(self, model: str) -> bool:
+        """Whether Messages requests for `model` go to the backend's own Messages endpoint untranslated."""
+        return False
+
     async def list_models(self) -> list[dict[str, Any]]:
         timeout = min(self.config.timeout, MODELS_TIMEOUT)
         response = await self._transport.send(self._request("GET", "/models", {}, None, key_turn=0, timeout=timeout))
@@ -80,23 +94,26 @@ class Backend:
         body: bytes | None,
         key_turn: int | None = None,
         timeout: float | None = None,
+        passthrough: tuple[str, ...] = (),
     ) -> UpstreamRequest:
         return UpstreamRequest(
             method=method,
             url=self.config.base_url + path,
-            headers=self.headers(client, key_turn),
+            headers=self.headers(client, key_turn, passthrough),
             backend=self.name,
             body=body,
             timeout=timeout or self.config.timeout,
             connect_timeout=self.config.connect_timeout,
         )
 
-    def headers(self, client: Mapping[str, str], key_turn: int | None = None) -> dict[str, str]:
+    def headers(
+        self, client: Mapping[str, str], key_turn: int | None = None, passthrough: tuple[str, ...] = ()
+    ) -> dict[str, str]:
         """Headers for one request; `key_turn` picks a key, else the next in the rotation."""
         headers = identity_headers(self._identity, client)
         headers["Content-Type"] = "application/json"
         headers[HOP_HEADER] = "1"
-        for name in self.passthrough_headers:
+        for name in (*self.passthrough_headers, *passthrough):
             value = client_header(client, name)
             if value is not None:
                 headers[name] = value

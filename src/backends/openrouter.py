@@ -11,11 +11,17 @@ from src.backends.base import MAX_ERROR_TEXT, Backend
 class OpenRouterBackend(Backend):
     passthrough_headers = ("x-session-id", "x-openrouter-metadata", "x-openrouter-categories")
 
-    def headers(self, client: Mapping[str, str], key_turn: int | None = None) -> dict[str, str]:
-        headers = super().headers(client, key_turn)
+    def headers(
+        self, client: Mapping[str, str], key_turn: int | None = None, passthrough: tuple[str, ...] = ()
+    ) -> dict[str, str]:
+        headers = super().headers(client, key_turn, passthrough)
         # OpenRouter reads X-OpenRouter-Title and still honours the older X-Title; send both.
         headers["X-OpenRouter-Title"] = headers["X-Title"]
         return headers
+
+    def serves_messages(self, model: str) -> bool:
+        # OpenRouter's Messages endpoint keeps cache_control and thinking signatures intact for Claude.
+        return self.config.anthropic_native and model.lstrip("~").startswith("anthropic/")
 
     def error_detail(self, error: Mapping[str, Any]) -> str | None:
         # OpenRouter wraps the provider's own error; its text is usually the useful part.

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from src import __version__
 from src.core.config import Config
 from src.core.disconnect import ClientDisconnected
-from src.core.envelopes import openai_error
+from src.core.envelopes import anthropic_error, openai_error
 from src.core.errors import InternalError, MethodNotAllowed, NotFound, ProxyError
 from src.core.runtime import Runtime
 from src.frontends import openai
@@ -22,6 +22,7 @@ from src.transports.aiohttp import AiohttpTransport
 from src.transports.base import Transport
 
 log = logging.getLogger("switchyard")
+ANTHROPIC_PATHS = "/v1/messages"  # errors here are in Anthropic's envelope; everywhere else in OpenAI's
 
 
 def create_app(config: Config, transport_factory: Callable[[], Transport] = AiohttpTransport) -> FastAPI:
@@ -70,7 +71,8 @@ async def render_error(request: Request, error: Exception) -> Response:
     message = runtime.redact(error.message)
     log.log(logging.WARNING if error.status >= 500 else logging.INFO, "%s %s -> %d: %s",
             request.method, request.url.path, error.status, message)
-    return Response(openai_error(error, message), status_code=error.status, headers=error.headers,
+    envelope = anthropic_error if request.url.path.startswith(ANTHROPIC_PATHS) else openai_error
+    return Response(envelope(error, message), status_code=error.status, headers=error.headers,
                     media_type="application/json")
 
 

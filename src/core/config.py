@@ -137,6 +137,7 @@ class _HTTPBackend(Strict):
 class OpenRouterBackendConfig(_HTTPBackend):
     type: Literal["openrouter"]
     base_url: str = "https://openrouter.ai/api/v1"
+    anthropic_native: bool = Field(True, description="send /v1/messages for anthropic/* models to OpenRouter's /messages")
 
     @model_validator(mode="after")
     def _needs_key(self) -> OpenRouterBackendConfig:

@@ -39,3 +39,30 @@ def openai_stream_error(error: ProxyError, message: str) -> bytes:
     code = error.code or str(error.status)
     body = {"message": message, "type": openai_type(error), "param": error.param, "code": code}
     return b"data: " + orjson.dumps({"error": body}) + b"\n\n"
+
+
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+def anthropic_type(error: ProxyError) -> str:
+    """Anthropic's type for the status: the SDK picks its exception class by status, users read the type."""
+    return _ANTHROPIC_TYPES.get(error.status, "api_error" if error.status >= 500 else "invalid_request_error")
+
+
+def anthropic_error(error: ProxyError, message: str) -> bytes:
+    """`{"type": "error", "error": {"type", "message"}}`, as the Anthropic SDK parses it."""
+    return orjson.dumps({"type": "error", "error": {"type": anthropic_type(error), "message": message}})
+
+
+def anthropic_stream_error(error: ProxyError, message: str) -> bytes:
+    """The `error` event that ends an Anthropic stream; the SDK raises on it."""
+    return b"event: error\ndata: " + anthropic_error(error, message) + b"\n\n"

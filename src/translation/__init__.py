@@ -1,0 +1,1 @@
+"""Pure protocol translation between the Anthropic Messages API and OpenAI chat completions."""

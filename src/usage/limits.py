@@ -1,0 +1,158 @@
+"""Per-key budgets and rate limits, decided in memory before a request goes upstream.
+
+Spend counts requests in flight. Each admitted request reserves an estimate of its cost until
+it is settled with the actual cost, and a key is admitted only while its settled spend plus
+its reservations are below the budget. The estimate is the largest cost among the key's last
+`RECENT` settled requests (0 before any is known): an estimate that is at least as large as
+the request keeps a burst of concurrent requests from overshooting the budget by more than
+one request in all, and whatever the estimate, each admitted request adds at most its own
+cost past the budget (admission requires spend below it). A key with no cost history is
+not throttled to one request at a time: the estimate is 0, never a guess.
+
+The database gives each key's spend once per budget period (the first admission in it); from
+then on the tally is kept here, so records not yet flushed to the database are counted.
+Everything runs on one event loop: admit() and settle() never await, so no lock is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from src.usage.pricing import format_usd
+from src.usage.since import PERIODS, iso_utc, period_reset, period_start
+
+RECENT = 20  # settled costs per key that the reservation estimate is taken from
+WINDOW = 60.0  # seconds of the rpm sliding window
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimits:
+    """A proxy key's limits; None means no limit."""
+
+    budget_usd: float | None = None
+    budget_period: str = "total"  # daily (UTC day) | monthly (UTC month) | total
+    rpm: int | None = None  # admissions in any sliding 60 s
+
+    def __post_init__(self) -> None:
+        if self.budget_period not in PERIODS:
+            raise ValueError(f"unknown budget period {self.budget_period!r} (expected one of: {', '.join(PERIODS)})")
+        if self.budget_usd is not None and not (math.isfinite(self.budget_usd) and self.budget_usd >= 0):
+            raise ValueError("budget_usd must be a non-negative number")
+        if self.rpm is not None and self.rpm < 1:
+            raise ValueError("rpm must be at least 1")
+
+
+class LimitExceeded(Exception):
+    """A key is over its budget or rate: answer 429 with `message` (and Retry-After from `resets_at`)."""
+
+    def __init__(
+        self, key_name: str, limit: str, spent: float, limit_value: float, resets_at: float | None, message: str
+    ) -> None:
+        super().__init__(message)
+        self.key_name = key_name
+        self.limit = limit  # "budget" | "rpm"
+        self.spent = spent  # USD (budget) or requests in the window (rpm)
+        self.limit_value = limit_value
+        self.resets_at = resets_at  # unix time; None for a total budget, which never resets
+        self.message = message
+
+    def retry_after(self, now: float) -> int | None:
+        """Whole seconds until the limit resets, for a Retry-After header; None if it never does."""
+        return None if self.resets_at is None else max(1, math.ceil(self.resets_at - now))
+
+
+@dataclass(slots=True)
+class Reservation:
+    """An admitted request's hold on its key's budget, released by Budgets.settle()."""
+
+    key_name: str
+    estimate: float
+    period: float | None  # start of the budget period it was admitted in
+    settled: bool = False
+
+
+@dataclass(slots=True)
+class _KeyState:
+    period: float | None = None
+    loaded: bool = False  # whether `spent` holds the database's figure for `period`
+    spent: float = 0.0  # settled spend in the period
+    reserved: float = 0.0  # estimates of the requests in flight
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
+    admissions: deque[float] = field(default_factory=deque)
+
+
+class Budgets:
+    """Admission by per-key budget and rpm. `spent(key_name, since)` reads the database's spend."""
+
+    def __init__(self, limits: Mapping[str, KeyLimits], spent: Callable[[str, float | None], float]) -> None:
+        self._limits = dict(limits)
+        self._spent = spent
+        self._keys: dict[str, _KeyState] = {}
+
+    def admit(self, key_name: str, now: float) -> Reservation:
+        """Admit one request of `key_name` at unix time `now`, or raise LimitExceeded."""
+        limits = self._limits.get(key_name)
+        if limits is None or (limits.budget_usd is None and limits.rpm is None):
+            return Reservation(key_name, 0.0, None)
+        state = self._keys.setdefault(key_name, _KeyState())
+        if limits.budget_usd is not None:
+            self._check_budget(key_name, limits, state, now)
+        if limits.rpm is not None:
+            self._check_rpm(key_name, limits.rpm, state, now)
+            state.admissions.append(now)
+        estimate = max(state.recent, default=0.0) if limits.budget_usd is not None else 0.0
+        state.reserved += estimate
+        return Reservation(key_name, estimate, state.period)
+
+    def settle(self, reservation: Reservation, actual_cost: float | None) -> None:
+        """Release `reservation` and count the request's cost (None, unknown, counts as 0). Idempotent."""
+        if reservation.settled:
+            return
+        reservation.settled = True
+        state = self._keys.get(reservation.key_name)
+        if state is None:
+            return
+        if reservation.period == state.period:  # not a request from a budget period now over
+            state.reserved = max(0.0, state.reserved - reservation.estimate)
+            state.spent += actual_cost or 0.0
+        if actual_cost is not None:
+            state.recent.append(actual_cost)
+
+    def spent(self, key_name: str) -> float:
+        """The key's spend in its current budget period, including the estimates of requests in flight."""
+        state = self._keys.get(key_name)
+        return 0.0 if state is None else state.spent + state.reserved
+
+    def _check_budget(self, key_name: str, limits: KeyLimits, state: _KeyState, now: float) -> None:
+        assert limits.budget_usd is not None
+        start = period_start(limits.budget_period, now)
+        if not state.loaded or start != state.period:
+            state.spent = float(self._spent(key_name, start))
+            state.reserved = 0.0  # requests in flight from an earlier period count there, not here
+            state.period, state.loaded = start, True
+        used = state.spent + state.reserved
+        if used < limits.budget_usd:
+            return
+        resets_at = period_reset(limits.budget_period, now)
+        when = "a total budget does not reset" if resets_at is None else f"resets at {iso_utc(resets_at)}"
+        message = (
+            f"proxy key '{key_name}' is over its {limits.budget_period} budget: "
+            f"{format_usd(used)} spent (including requests in flight) of {format_usd(limits.budget_usd)}; {when}"
+        )
+        raise LimitExceeded(key_name, "budget", used, limits.budget_usd, resets_at, message)
+
+    def _check_rpm(self, key_name: str, rpm: int, state: _KeyState, now: float) -> None:
+        window = state.admissions
+        while window and window[0] <= now - WINDOW:
+            window.popleft()
+        if len(window) < rpm:
+            return
+        resets_at = window[0] + WINDOW
+        message = (
+            f"proxy key '{key_name}' is over its rate limit: {len(window)} requests in the last "
+            f"{WINDOW:.0f} s of {rpm} per minute; resets at {iso_utc(resets_at)}"
+        )
+        raise LimitExceeded(key_name, "rpm", len(window), rpm, resets_at, message)

@@ -1,0 +1,115 @@
+"""One request's usage record, the upstream attempts within it, and its token counts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+OK = "ok"  # the outcome of an attempt that succeeded; any other outcome is a short failure reason
+FRONTENDS = ("openai", "anthropic")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of one route (`backend:model`) within a request, success or failure."""
+
+    route: str
+    status: int | None  # the upstream's HTTP status; None when it never answered (timeout, refused)
+    outcome: str  # OK, or a short reason such as "timeout", "connect", "status_429"
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """The token counts and reported cost of an upstream usage object; None where unknown."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    cost: float | None = None  # OpenRouter's `usage.cost`, in USD
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageRecord:
+    """Everything recorded about one request. Never holds a key, only the key's name."""
+
+    time: float  # unix seconds at which the request started
+    key_name: str
+    user_agent: str | None
+    frontend: str  # "openai" or "anthropic"
+    requested_model: str
+    status: int  # the HTTP status the client got
+    attempts: tuple[Attempt, ...] = ()
+    route: str | None = None  # the final `backend:model`; None when no backend was reached
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None  # time to first token, streams only
+    stream: bool = False
+
+    @property
+    def backend(self) -> str | None:
+        return split_route(self.route)[0]
+
+    @property
+    def model(self) -> str | None:
+        return split_route(self.route)[1]
+
+    @property
+    def failed(self) -> bool:
+        return self.status >= 400
+
+
+def split_route(route: str | None) -> tuple[str | None, str | None]:
+    """`backend:model` as (backend, model); the model may itself hold colons (`x/y:free`)."""
+    if not route:
+        return None, None
+    backend, colon, model = route.partition(":")
+    return (backend, model) if colon else (None, route)
+
+
+def usage_from(usage: Mapping[str, Any] | None) -> Tokens:
+    """The counts of an OpenAI/OpenRouter `usage` object. A missing or malformed field is None."""
+    if not isinstance(usage, Mapping):
+        return Tokens()
+    completion_details = usage.get("completion_tokens_details")
+    prompt_details = usage.get("prompt_tokens_details")
+    return Tokens(
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        completion_tokens=_count(usage.get("completion_tokens")),
+        reasoning_tokens=_detail(completion_details, "reasoning_tokens"),
+        cached_tokens=_detail(prompt_details, "cached_tokens"),
+        cost=_amount(usage.get("cost")),
+    )
+
+
+def _detail(details: object, field: str) -> int | None:
+    return _count(details.get(field)) if isinstance(details, Mapping) else None
+
+
+def _count(value: object) -> int | None:
+    """A token count: a non-negative integer (or a float holding one), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
+def _amount(value: object) -> float | None:
+    """An amount of USD: a finite, non-negative number, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        amount = float(value)
+    except OverflowError:  # an int wider than a float
+        return None
+    return amount if math.isfinite(amount) and amount >= 0 else None
