@@ -17,7 +17,7 @@ from src.core.disconnect import ClientDisconnected
 from src.core.envelopes import anthropic_error, openai_error
 from src.core.errors import InternalError, MethodNotAllowed, NotFound, ProxyError
 from src.core.runtime import Runtime
-from src.frontends import openai
+from src.frontends import anthropic, openai
 from src.transports.aiohttp import AiohttpTransport
 from src.transports.base import Transport
 
@@ -48,6 +48,8 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Aioh
     )
     # Plain Starlette routes: FastAPI's dependency machinery would cost time on every request.
     app.add_route("/v1/chat/completions", openai.chat_completions, methods=["POST"])
+    app.add_route("/v1/messages", anthropic.messages, methods=["POST"])
+    app.add_route("/v1/messages/count_tokens", anthropic.count_tokens, methods=["POST"])
     app.add_route("/v1/models", openai.list_models, methods=["GET"])
     app.add_route("/v1/models/{model_id:path}", openai.retrieve_model, methods=["GET"])
     app.add_route("/health", health, methods=["GET"])

@@ -18,6 +18,21 @@ from src.core.streaming import EventSplitter, event_data, has_error, is_whole
 from src.transports.base import UpstreamResponse
 
 
+# An Anthropic error event names a type, not a status.
+ANTHROPIC_STATUSES = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
 @dataclass
 class BufferedResponse:
     """A whole upstream answer, read and checked."""
@@ -110,6 +125,8 @@ def _raise_if_error(payload: bytes, backend: Backend, headers: Mapping[str, str]
         return
     error = data["error"]
     code = error.get("code") if isinstance(error, dict) else None
+    if code is None and isinstance(error, dict):
+        code = ANTHROPIC_STATUSES.get(error.get("type"))  # type: ignore[arg-type]
     status = int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else 502
     raise _as_error(backend, status if 400 <= status <= 599 else 502, payload, headers)
 

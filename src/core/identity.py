@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from src import __version__
 from src.core.config import Identity
 
+HOP_HEADER = "x-switchyard-hop"  # on every upstream request: a backend that loops back is refused at once
 DEFAULT_USER_AGENT = f"switchyard/{__version__}"
 DEFAULT_TITLE = "Switchyard"
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from starlette.requests import Request
 
-from src.core.errors import InvalidRequest, RequestTooLarge
+from src.core.errors import InvalidRequest, LoopDetected, RequestTooLarge
+from src.core.identity import HOP_HEADER
 from src.core.routing import Route
 
 # orjson reads integers outside [-2**63, 2**64) as floats; these digit runs may be one.
@@ -28,6 +30,13 @@ _DIGITS_TO_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in rang
 
 class _StdlibBody(dict):  # type: ignore[type-arg]
     """A body only the standard library reads faithfully, so only it may write it back."""
+
+
+def reject_loops(headers: Mapping[str, str]) -> None:
+    if HOP_HEADER in headers:
+        raise LoopDetected(
+            "this request came from a Switchyard proxy (x-switchyard-hop): a backend's base_url points back at a proxy"
+        )
 
 
 async def read_body(request: Request, limit: int) -> bytes:

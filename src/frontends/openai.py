@@ -8,12 +8,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from src.backends.base import HOP_HEADER
 from src.core.completion_stream import completion_as_events
 from src.core.disconnect import cancelled_on_disconnect
 from src.core.envelopes import openai_stream_error
-from src.core.errors import LoopDetected, NotFound, ProxyError, UpstreamError, UpstreamProtocolError
-from src.core.pipeline import parse_json_object, read_body
+from src.core.errors import NotFound, ProxyError, UpstreamError, UpstreamProtocolError
+from src.core.pipeline import parse_json_object, read_body, reject_loops
 from src.core.routing import Route
 from src.core.runtime import Runtime
 from src.core.streaming import ErrorEvent, EventStreamResponse, relay_events
@@ -40,13 +39,6 @@ async def chat_completions(request: Request) -> Response | EventStreamResponse:
         media_type = upstream.headers.get("content-type", "application/json")
         return Response(await upstream.read(), upstream.status, response_headers, media_type)
     return _event_stream(upstream, served.route, runtime, response_headers)
-
-
-def reject_loops(headers: Mapping[str, str]) -> None:
-    if HOP_HEADER in headers:
-        raise LoopDetected(
-            "this request came from a Switchyard proxy (x-switchyard-hop): a backend's base_url points back at a proxy"
-        )
 
 
 def _event_stream(
