@@ -156,9 +156,7 @@ def reasoning_signature(fields: dict) -> str:
     return "".join(
         item["signature"]
         for item in _details(fields)
-        if item.get("type") == "reasoning.text"
-        and isinstance(item.get("signature"), str)
-        and _is_anthropic(item)
+        if item.get("type") == "reasoning.text" and isinstance(item.get("signature"), str) and _is_anthropic(item)
     )
 
 
@@ -198,8 +196,10 @@ def error_type(code: object) -> str:
 def upstream_error(payload: dict, choice: dict | None) -> tuple[int | None, str] | None:
     """(code, message) when the upstream reported a failure inside a 200 (A5, A6), else None."""
     error = payload.get("error") or (choice.get("error") if choice else None)
+    if isinstance(error, dict) and not any(error.values()):
+        error = None  # A5: `{}` and `{code: null, message: ""}` arrive on successes too
     if not error and not (choice and choice.get("finish_reason") == "error"):
-        return None  # empty `error: {}` on success is not a failure (A5)
+        return None
     error = error if isinstance(error, dict) else {"message": str(error or "")}
     code = error.get("code")
     if isinstance(code, str) and code.isdigit():

@@ -178,10 +178,16 @@ def _tool_result(block: dict, at: str, keep_cache_control: bool) -> tuple[dict, 
     elif content is not None:
         fail("must be a string or an array of content blocks", f"{at}.content")
     if moved:
-        texts.append({"type": "text", "text": f"[{len(moved)} attachment(s) from this tool follow in the next message]"})
+        texts.append(
+            {"type": "text", "text": f"[{len(moved)} attachment(s) from this tool follow in the next message]"}
+        )
     if block.get("is_error") is True:
         # D1: OpenAI has no error flag on tool messages, so the model is told in the text.
-        texts = [{**texts[0], "text": f"Error: {texts[0]['text']}"}, *texts[1:]] if texts else [{"type": "text", "text": "Error"}]
+        texts = (
+            [{**texts[0], "text": f"Error: {texts[0]['text']}"}, *texts[1:]]
+            if texts
+            else [{"type": "text", "text": "Error"}]
+        )
     if keep_cache_control and isinstance(block.get("cache_control"), dict) and texts:
         texts[-1] = {**texts[-1], "cache_control": block["cache_control"]}
     message = {"role": "tool", "tool_call_id": safe_identifier(call_id), "content": joined(texts) if texts else ""}

@@ -62,16 +62,16 @@ def messages_to_chat(body: dict, *, keep_cache_control: bool | None = None) -> t
     return chat, names
 
 
-def _system(system: object, keep_cache_control: bool) -> list[dict]:
+def _system(system: object, keep_cache_control: bool, where: str = "system") -> list[dict]:
     if system is None:
         return []
     if isinstance(system, str):
         return [{"role": "system", "content": system}] if system.strip() else []
     if not isinstance(system, list):
-        fail("must be a string or an array of text blocks", "system")
+        fail("must be a string or an array of text blocks", where)
     parts = []
     for i, block in enumerate(system):
-        at = f"system.{i}"
+        at = f"{where}.{i}"
         if block_type(block, at) != "text":
             fail("system blocks must be text blocks", f"{at}.type")
         if part := text_part(block, at, keep_cache_control):
@@ -90,13 +90,17 @@ def _messages(messages: object, names: ToolNames, keep_cache_control: bool) -> l
         role = message.get("role")
         if "content" not in message:
             fail("a message needs `content`", f"{at}.content")
+        if role == "system":
+            # Claude Code's mid-conversation system messages (beta mid-conversation-system-2026-04-07).
+            out.extend(_system(message["content"], keep_cache_control, f"{at}.content"))
+            continue
         blocks = blocks_of(message["content"], f"{at}.content")
         if role == "user":
             out.extend(user_turn(blocks, f"{at}.content", keep_cache_control))
         elif role == "assistant":
             out.extend(assistant_turn(blocks, f"{at}.content", names, keep_cache_control))
         else:
-            fail("must be 'user' or 'assistant'", f"{at}.role")
+            fail("must be 'user', 'assistant' or 'system'", f"{at}.role")
     return out
 
 

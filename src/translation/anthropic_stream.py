@@ -88,15 +88,16 @@ class StreamTranslator:
             if isinstance(delta, dict):
                 self._delta(delta, events)
             # D5.7: a chunk may carry content and finish_reason; the content went first.
-            if isinstance(choice.get("finish_reason"), str):
+            if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
                 self._finish = choice
                 self._close_all(events)
         usage = chunk.get("usage")
         if isinstance(usage, dict) and usage:
             self._usage = usage  # cumulative totals: the latest wins, never a sum (D4)
-        # D5.6: the finish_reason chunk comes before the usage-only one; hold until both are in.
-        if self._finish is not None and self._usage is not None:
-            self._end(events)
+            # D5.6: the finish_reason chunk comes before the usage-only one, so message_delta
+            # waits for usage sent with or after it (earlier usage may not be the final count).
+            if self._finish is not None:
+                self._end(events)
         return events
 
     def finish(self) -> list[bytes]:
@@ -108,8 +109,8 @@ class StreamTranslator:
         self._end(events)
         return events
 
-    def error(self, type: str, message: str) -> bytes:  # noqa: A002 - the envelope's own word
-        """An in-band `error` event (C4, D5.8); the stream is over after it."""
+    def error(self, type: str, message: str) -> bytes:
+        """An in-band `error` event (C4, D5.8) of Anthropic error `type`; the stream is over after it."""
         self._done = True
         return sse({"type": "error", "error": {"type": type, "message": message}})
 
@@ -234,7 +235,9 @@ class StreamTranslator:
                 # The name never came: open the block anyway so the arguments are not lost.
                 self._open_tool(key, tool, events)
                 if tool.pending:
-                    events.append(self._block_delta({"type": "input_json_delta", "partial_json": "".join(tool.pending)}))
+                    events.append(
+                        self._block_delta({"type": "input_json_delta", "partial_json": "".join(tool.pending)})
+                    )
                     tool.pending = []
         self._close(events)
 
