@@ -10,14 +10,13 @@ import orjson
 
 from src.core.config import Identity
 from src.core.errors import UpstreamProtocolError, UpstreamStatusError
-from src.core.identity import client_header, identity_headers
+from src.core.identity import HOP_HEADER, client_header, identity_headers
 from src.core.redaction import Redactor
 from src.transports.base import Transport, UpstreamRequest, UpstreamResponse
 
 MAX_ERROR_TEXT = 500
 # Native Messages requests keep the client's protocol version and beta features.
 ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")
-HOP_HEADER = "x-switchyard-hop"  # on every upstream request: a backend that loops back is refused at once
 MODELS_TIMEOUT = 30.0  # a model list is small; a backend that takes longer is down, not busy
 
 
