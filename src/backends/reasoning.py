@@ -56,6 +56,8 @@ class ReasoningReader:
         return any(part.strip() for part in self._parts)
 
     def result(self) -> Thought:
+        if self._in_think and THINK_CLOSE not in self._content:
+            self._parts.append(self._content)  # cut off inside <think>: what was thought still counts
         self.thought.reasoning = "".join(self._parts).strip()
         self.thought.tool_calls = [self._tools[i] for i in sorted(self._tools)] if not self.thought.reasoning else []
         return self.thought

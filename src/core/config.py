@@ -235,7 +235,7 @@ class Config(Strict):
         plain = [name for name in self.backends if name not in hybrids]
         for name, hybrid in hybrids.items():
             for field_name in ("reasoning_model", "execution_model"):
-                problem = route_problem(getattr(hybrid, field_name), plain)
+                problem = route_problem(getattr(hybrid, field_name), plain, None)
                 if problem:
                     raise ValueError(f"backends.{name}.{field_name}: {problem}")
         for key, targets in self.failover_routes.items():

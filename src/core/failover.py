@@ -4,6 +4,7 @@ next route, or give up. One pure function, `decide`, with its inputs spelled out
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Literal
@@ -104,7 +105,9 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
         seconds = float(value)
     except ValueError:
         try:
-            seconds = parsedate_to_datetime(value).timestamp() - now
+            date = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
+        # HTTP dates are always GMT; the asctime form just does not say so.
+        seconds = (date if date.tzinfo else date.replace(tzinfo=UTC)).timestamp() - now
     return max(seconds, 0.0) if seconds == seconds else None  # NaN is no answer

@@ -84,26 +84,31 @@ def _split_top_level(text: str, separator: str) -> list[str]:
     return parts
 
 
-def route_problem(text: str, backends: Collection[str], hybrids: Collection[str] = ()) -> str | None:
+def route_problem(text: str, backends: Collection[str], hybrids: Collection[str] | None = ()) -> str | None:
     """Why a configured route (a failover target or a hybrid leg) is unusable, or None.
 
-    `backends` are the plain backends, `hybrids` the configured hybrid ones. Configured
+    `backends` are the plain backends, `hybrids` the configured hybrid ones (None for a
+    hybrid's own legs, which cannot be hybrids). Configured
     routes must name their backend, so that a typo cannot become a model id on the
     default backend.
     """
+    if len(split_alternatives(text)) > 1:
+        return f"{text!r}: a configured route is one selector; list alternatives as separate entries"
     try:
         inline = parse_inline_hybrid(text)
         if inline is not None:
-            problems = (route_problem(leg, backends) for leg in (inline.reasoning, inline.execution))
+            if hybrids is None:
+                return f"{text!r}: a hybrid cannot be a leg of another hybrid"
+            problems = (route_problem(leg, backends, None) for leg in (inline.reasoning, inline.execution))
             return next((p for p in problems if p), None) or _params_problem(inline.query)
         name, _, query = text.partition("?")
-        if name in hybrids or name.partition(":")[0] in hybrids:
+        if hybrids and (name in hybrids or name.partition(":")[0] in hybrids):
             return _params_problem(query)
         selector = parse_selector(text, backends)
     except InvalidRequest as exc:
         return exc.message
     if name not in backends and selector.backend is None:
-        configured = ", ".join(sorted({*backends, *hybrids})) or "none"
+        configured = ", ".join(sorted({*backends, *(hybrids or ())})) or "none"
         return f"{text!r} names no configured backend (expected <backend> or <backend>:<model>; configured: {configured})"
     return _params_problem(query)
 

@@ -205,7 +205,7 @@ def describe(exc: ValidationError) -> tuple[str, str]:
     elif error["type"] == "union_tag_not_found":
         loc.append("type")
         message = f"missing (expected one of: {', '.join(BACKEND_TYPES)})"
-    nested = re.match(r"^([\w.]+): (.*)$", message)
+    nested = re.match(r"^([\w.-]+): (.*)$", message)
     if nested and error["type"] == "value_error":
         loc.append(nested.group(1))
         message = nested.group(2)
