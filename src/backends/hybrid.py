@@ -83,7 +83,8 @@ async def _read_reasoning(upstream: UpstreamResponse, reader: ReasoningReader, b
             if isinstance(payload, dict):
                 if payload.get("error"):
                     raise UpstreamError(backend, "the reasoning stream ended with an error")
-                if reader.feed(payload):
+                # Once the model has finished by itself, its usage chunk costs nothing to wait for.
+                if reader.feed(payload) and not (reader.finished and reader.thought.usage is None):
                     return
 
 

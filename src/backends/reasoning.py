@@ -31,6 +31,7 @@ class ReasoningReader:
         self._content = ""  # content seen so far, while it may still open a <think> block
         self._in_think = False
         self._tools: dict[int, dict[str, Any]] = {}
+        self.finished = False  # the model ended by itself: its usage chunk is still to come
 
     def feed(self, chunk: dict[str, Any]) -> bool:
         """True once the reasoning is over (or the model answers without any)."""
@@ -49,7 +50,9 @@ class ReasoningReader:
         if isinstance(delta.get("tool_calls"), list):
             self._feed_tools(delta["tool_calls"])
             done = done or self.has_reasoning  # reasoning, then a tool call: the reasoning is over
-        return done or bool(choice.get("finish_reason"))
+        if choice.get("finish_reason"):
+            self.finished = True
+        return done or self.finished
 
     @property
     def has_reasoning(self) -> bool:

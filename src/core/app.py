@@ -29,10 +29,12 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Aioh
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         transport = transport_factory()
-        app.state.runtime = Runtime.build(config, transport)
+        app.state.runtime = runtime = Runtime.build(config, transport)
+        await runtime.accounting.store.start()
         try:
             yield
         finally:
+            await runtime.accounting.store.close()  # every usage record is written before exit
             await transport.aclose()
 
     app = FastAPI(

@@ -50,6 +50,9 @@ class ModelCatalog:
         self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         self._locks = {name: asyncio.Lock() for name in backends}
 
+    def lists(self, backend: str) -> bool:
+        return backend in self._backends
+
     async def models(self) -> list[dict[str, Any]]:
         per_backend = await asyncio.gather(*(self.backend_models(name) for name in self._backends))
         return [model for models in per_backend for model in models]

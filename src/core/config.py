@@ -59,6 +59,21 @@ class Identity(Strict):
 class ProxyKey(Strict):
     name: str = Field(min_length=1)
     key: SecretStr
+    admin: bool = False  # sees everyone's usage and the metrics
+    budget_usd: float | None = Field(None, ge=0)
+    budget_period: Literal["daily", "monthly", "total"] = "monthly"
+    rpm: int | None = Field(None, ge=1, description="requests per minute")
+    allowed_models: list[str] | None = None  # regexes a route's `backend:model` must fully match
+
+    @field_validator("allowed_models")
+    @classmethod
+    def _patterns(cls, patterns: list[str] | None) -> list[str] | None:
+        for pattern in patterns or ():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+        return patterns
 
     @field_validator("key")
     @classmethod
@@ -169,6 +184,14 @@ BackendConfig = Annotated[
 BACKEND_TYPES = ("openai", "openrouter", "hybrid")
 
 
+class UsageConfig(Strict):
+    database: str | None = "./switchyard.db"  # SQLite file; null turns recording off
+
+
+class MetricsConfig(Strict):
+    public: bool = False  # serve /metrics without an admin key
+
+
 class FailoverConfig(Strict):
     """How hard a request is pushed through failing routes (src/core/failover.py)."""
 
@@ -193,6 +216,8 @@ class Config(Strict):
     backends: dict[str, BackendConfig] = {}
     model_aliases: list[AliasRule] = []
     failover: FailoverConfig = FailoverConfig()
+    usage: UsageConfig = UsageConfig()
+    metrics: MetricsConfig = MetricsConfig()
     failover_routes: dict[str, list[str]] = {}
 
     @field_validator("log_level", mode="before")

@@ -18,7 +18,7 @@ from src.backends.base import Backend
 from src.backends.hybrid import Hybrid
 from src.core.config import FailoverConfig
 from src.core.cooldown import Cooldowns
-from src.core.errors import UpstreamError, UpstreamTimeout
+from src.core.errors import DeadlineExceeded, UpstreamError
 from src.core.failover import Action, History, classify, decide, moves_on
 from src.core.held import first_event, read_whole
 from src.core.pipeline import apply_route
@@ -33,8 +33,9 @@ class Attempt:
     route: str
     key: int | None
     status: int | None  # None: it succeeded
-    outcome: str
+    outcome: str  # "ok", or why it failed
     seconds: float
+    kind: str = "ok"  # "ok", or the failure's kind: status, connect, timeout, protocol
 
 
 class Outbound(Protocol):
@@ -106,14 +107,18 @@ class Dispatcher:
                     response = await self._attempt(route, key, outbound, stream, started)
                 except UpstreamError as error:
                     failure = classify(error, time.time())
-                    attempts.append(Attempt(str(route), key, failure.status, _short(error), self._clock() - began))
+                    attempts.append(
+                        Attempt(str(route), key, failure.status, _short(error), self._clock() - began, failure.kind)
+                    )
+                    # A spent deadline is spent, whatever the clocks' rounding says.
+                    elapsed = self._policy.deadline if isinstance(error, DeadlineExceeded) else self._clock() - started
                     history = History(
                         attempts=len(attempts),
                         route_retries=retries,
                         waited=waited,
                         keys_left=len(keys) - key_index - 1,
                         routes_left=len(routes) - position - 1,
-                        elapsed=self._clock() - started,
+                        elapsed=elapsed,
                     )
                     decision = decide(failure, history, self._policy, jitter=random.uniform(0.5, 1.0))
                     if key is not None and failure.status in (401, 402, 429):
@@ -136,7 +141,7 @@ class Dispatcher:
                     retries, waited = retries + 1, waited or failure.retry_after is not None
                     await self._sleep(decision.wait)
                     continue
-                attempts.append(Attempt(str(route), key, None, "served", self._clock() - began))
+                attempts.append(Attempt(str(route), key, None, "ok", self._clock() - began))
                 return Served(response, route, attempts)
         raise AssertionError("a plan always has a route")  # pragma: no cover - decide gives up on the last
 
@@ -167,7 +172,8 @@ class Dispatcher:
                     await response.aclose()
                     raise
         except TimeoutError:
-            raise UpstreamTimeout(route.backend, f"no answer within the request's deadline ({self._policy.deadline:g}s)") from None
+            deadline = self._policy.deadline
+            raise DeadlineExceeded(route.backend, f"no answer within the request's deadline ({deadline:g}s)") from None
 
 
 def _key_label(key: int | None) -> str:
@@ -186,4 +192,5 @@ def _final(error: UpstreamError, route: Route, attempts: list[Attempt]) -> Upstr
         error.message = f"{error.message} [all {len(attempts)} attempts failed: {tried}]"
         error.args = (error.message,)
     error.headers = {**error.headers, **route_headers(route, len(attempts))}
+    error.route, error.attempts = str(route), tuple(attempts)
     return error

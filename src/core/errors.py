@@ -48,6 +48,18 @@ class AuthenticationFailed(ProxyError):
     error_type = "authentication_error"
 
 
+class PermissionDenied(ProxyError):
+    status = 403
+    error_type = "permission_error"
+
+
+class LimitReached(ProxyError):
+    """A proxy key is over its budget (code insufficient_quota) or its rpm (code rate_limit_exceeded)."""
+
+    status = 429
+    error_type = None
+
+
 class NotFound(ProxyError):
     status = 404
     error_type = "not_found_error"
@@ -76,6 +88,8 @@ class UpstreamError(ProxyError):
     def __init__(self, backend: str, message: str, **kwargs: object) -> None:
         super().__init__(f"{backend}: {message}", **kwargs)  # type: ignore[arg-type]
         self.backend = backend
+        self.route: str | None = None  # the last route tried, once failover gave up
+        self.attempts: tuple[object, ...] = ()  # every attempt made, for the usage record
 
 
 class UpstreamStatusError(UpstreamError):
@@ -114,6 +128,10 @@ class UpstreamProtocolError(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     status = 504
     error_type = "upstream_timeout"
+
+
+class DeadlineExceeded(UpstreamTimeout):
+    """The request's failover deadline ran out during an attempt: nothing more is tried."""
 
 
 class ConfigError(Exception):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from src.backends import build_backends
 from src.backends.base import Backend
+from src.core.accounting import Accounting
 from src.core.auth import ProxyKeys
 from src.core.catalog import ModelCatalog
 from src.core.config import Config
@@ -27,19 +28,22 @@ class Runtime:
     redact: Redactor
     body_limit: int  # bytes
     dispatcher: Dispatcher
+    accounting: Accounting
 
     @classmethod
     def build(cls, config: Config, transport: Transport) -> Runtime:
         backends = build_backends(config, transport)
+        catalog = ModelCatalog(backends, config.default_backend, config.models_cache_ttl)
         return cls(
             config=config,
             keys=ProxyKeys(config.proxy_keys(), disabled=config.disable_auth),
             router=Router.from_config(config),
             backends=backends,
-            catalog=ModelCatalog(backends, config.default_backend, config.models_cache_ttl),
+            catalog=catalog,
             redact=Redactor(config.secrets()),
             body_limit=int(config.max_request_mb * 1024 * 1024),
             dispatcher=Dispatcher(backends, config.failover, Cooldowns(config.failover.cooldown)),
+            accounting=Accounting(config, catalog),
         )
 
     def health(self) -> dict[str, object]:

@@ -106,11 +106,16 @@ def is_whole(event: bytes) -> bool:
 
 
 async def relay_events(
-    upstream: UpstreamResponse, backend: str, error_event: ErrorEvent, redact: Callable[[str], str]
+    upstream: UpstreamResponse,
+    backend: str,
+    error_event: ErrorEvent,
+    redact: Callable[[str], str],
+    is_last: Callable[[bytes], bool] = is_done,
 ) -> AsyncIterator[bytes]:
     """Forward whole events as they arrive; end a broken or truncated stream with an error event.
 
     `redact` masks the upstream's keys in the error events it sends, which can quote them.
+    `is_last` recognises the event a complete stream ends with (`data: [DONE]` by default).
     """
     splitter = EventSplitter()
     finished = False
@@ -122,12 +127,12 @@ async def relay_events(
                 if any(map(has_error, events)):
                     finished = True
                     batch = _redacted(batch, redact)
-                finished = finished or any(map(is_done, events))
+                finished = finished or any(map(is_last, events))
                 yield batch
         tail = splitter.flush()
         if tail and is_whole(tail):
             errored = has_error(tail)
-            finished = finished or errored or is_done(tail)
+            finished = finished or errored or is_last(tail)
             yield _redacted(tail, redact) if errored else tail
     except UpstreamError as exc:
         if not finished:
@@ -135,6 +140,11 @@ async def relay_events(
         return
     if not finished:
         yield error_event(UpstreamUnreachable(backend, "the stream ended before it was complete"))
+
+
+def is_message_stop(event: bytes) -> bool:
+    """The end of an Anthropic Messages stream."""
+    return event.startswith(b"event: message_stop") or b'"type":"message_stop"' in event.replace(b" ", b"")
 
 
 def _redacted(batch: bytes, redact: Callable[[str], str]) -> bytes:

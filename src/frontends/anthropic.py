@@ -13,18 +13,19 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
+from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from src.backends.base import Backend
-from src.core.disconnect import cancelled_on_disconnect
 from src.core.dispatcher import ChatCall
 from src.core.envelopes import anthropic_stream_error
 from src.core.errors import InvalidRequest, ProxyError, UpstreamProtocolError
-from src.core.pipeline import parse_json_object, read_body, reject_loops, rewrite
+from src.core.pipeline import apply_route, parse_json_object, read_body, reject_loops
 from src.core.routing import Route
 from src.core.runtime import Runtime
-from src.core.streaming import ErrorEvent, EventStreamResponse, relay_events
+from src.core.streaming import ErrorEvent, EventStreamResponse, is_message_stop, relay_events
 from src.frontends.anthropic_stream import translated_events
+from src.frontends.intake import serve, take_in
 from src.transports.base import UpstreamResponse
 from src.translation.anthropic_request import messages_to_chat
 from src.translation.anthropic_response import chat_to_message
@@ -43,11 +44,19 @@ class MessagesCall:
     backends: Mapping[str, Backend]
     stream: bool
     names: ToolNames = field(init=False)
-    chat: ChatCall = field(init=False)
+    _chats: dict[bool, ChatCall] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        chat_body, self.names = messages_to_chat(self.body)
-        self.chat = ChatCall(orjson.dumps(chat_body), chat_body, self.headers, self.backends, self.stream)
+        self._chat(False)  # translates now, so a malformed request fails before any attempt
+
+    def _chat(self, keep_cache_control: bool) -> ChatCall:
+        """The translation for routes that do (Claude) or do not understand cache_control.
+        Tool names are rewritten the same way in both, so `names` serves either answer."""
+        if keep_cache_control not in self._chats:
+            chat_body, self.names = messages_to_chat(self.body, keep_cache_control=keep_cache_control)
+            call = ChatCall(orjson.dumps(chat_body), chat_body, self.headers, self.backends, self.stream)
+            self._chats[keep_cache_control] = call
+        return self._chats[keep_cache_control]
 
     def is_native(self, route: Route) -> bool:
         backend = self.backends.get(route.backend)
@@ -55,39 +64,43 @@ class MessagesCall:
 
     async def send(self, route: Route, key: int | None) -> UpstreamResponse:
         if self.is_native(route):
-            body = rewrite(self.raw, self.body, {"model": route.model, **route.params})
-            return await self.backends[route.backend].messages(body, self.headers, key=key)
-        return await self.chat.send(route, key)
+            return await self.backends[route.backend].messages(apply_route(self.raw, self.body, route), self.headers, key=key)
+        model = (route.hybrid.execution if route.hybrid else route).model
+        return await self._chat("claude" in model.lower()).send(route, key)
 
 
 async def messages(request: Request) -> Response | EventStreamResponse:
-    runtime: Runtime = request.app.state.runtime
-    headers = request.headers
-    reject_loops(headers)
-    runtime.keys.authenticate(headers)
-    raw = await read_body(request, runtime.body_limit)
-    body = parse_json_object(raw)
-    _check(body)
-    plan = runtime.router.plan(body["model"])
-    stream = body.get("stream") is True
-    call = MessagesCall(raw, body, headers, runtime.dispatcher.backends, stream)
-    async with cancelled_on_disconnect(request.receive):
-        served = await runtime.dispatcher.serve(plan, call, stream)
-    upstream, route = served.response, served.route
+    intake = await take_in(request, "anthropic", _check)
+    runtime, body, stream = intake.runtime, intake.body, intake.stream
+    try:
+        call = MessagesCall(intake.raw, body, request.headers, runtime.dispatcher.backends, stream)
+    except ProxyError as error:
+        intake.meter.failed(error)
+        raise
+    served = await serve(request, intake, call)
+    upstream, route, meter = served.response, served.route, intake.meter
     response_headers = served.headers()
     if call.is_native(route):
         if stream:
-            return _stream(relay_events(upstream, route.backend, _error_event(runtime), runtime.redact),
-                           upstream, response_headers, runtime)
-        return Response(await upstream.read(), upstream.status, response_headers, "application/json")
+            events = relay_events(upstream, route.backend, _error_event(runtime), runtime.redact, is_message_stop)
+            return _stream(events, upstream, response_headers, runtime)
+        content = await upstream.read()
+        meter.saw_completion(content)
+        return Response(content, upstream.status, response_headers, "application/json", BackgroundTask(meter.finish))
     stop_sequences = _stop_sequences(body)
     if stream:
         translator = StreamTranslator(body["model"], call.names, stop_sequences=stop_sequences)
         events = translated_events(upstream, translator, route.backend, runtime.redact)
         return _stream(events, upstream, response_headers, runtime)
-    completion = _completion(await upstream.read(), route.backend)
+    try:
+        completion = _completion(await upstream.read(), route.backend)
+    except ProxyError as error:
+        meter.recorded = False
+        meter.failed(error)
+        raise
+    meter.saw_usage(completion.get("usage"))
     message = chat_to_message(completion, body["model"], call.names, stop_sequences=stop_sequences)
-    return JSONResponse(message, headers=response_headers)
+    return JSONResponse(message, headers=response_headers, background=BackgroundTask(meter.finish))
 
 
 async def count_tokens(request: Request) -> JSONResponse:

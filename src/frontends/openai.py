@@ -6,16 +6,17 @@ from collections.abc import AsyncIterator, Mapping
 
 import orjson
 from starlette.requests import Request
+from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from src.core.completion_stream import completion_as_events
-from src.core.disconnect import cancelled_on_disconnect
 from src.core.envelopes import openai_stream_error
 from src.core.errors import NotFound, ProxyError, UpstreamError, UpstreamProtocolError
-from src.core.pipeline import parse_json_object, read_body, reject_loops
+from src.core.pipeline import reject_loops
 from src.core.routing import Route
 from src.core.runtime import Runtime
 from src.core.streaming import ErrorEvent, EventStreamResponse, relay_events
+from src.frontends.intake import serve, take_in
 from src.transports.base import UpstreamResponse
 
 # Upstream response headers a client may want; the rest (hop-by-hop, cookies, lengths) stay behind.
@@ -23,21 +24,17 @@ FORWARDED_HEADERS = ("x-generation-id", "x-request-id")
 
 
 async def chat_completions(request: Request) -> Response | EventStreamResponse:
-    runtime: Runtime = request.app.state.runtime
-    headers = request.headers
-    reject_loops(headers)
-    runtime.keys.authenticate(headers)
-    raw = await read_body(request, runtime.body_limit)
-    body = parse_json_object(raw)
-    plan = runtime.router.plan(body.get("model"))
-    stream = body.get("stream") is True
-    async with cancelled_on_disconnect(request.receive):
-        served = await runtime.dispatcher.serve(plan, runtime.dispatcher.chat(raw, body, headers, stream), stream)
+    intake = await take_in(request, "openai")
+    runtime, stream = intake.runtime, intake.stream
+    call = runtime.dispatcher.chat(intake.raw, intake.body, request.headers, stream)
+    served = await serve(request, intake, call)
     upstream = served.response
     response_headers = {**_forwarded(upstream.headers), **served.headers()}
     if not stream:
+        content = await upstream.read()
+        intake.meter.saw_completion(content)
         media_type = upstream.headers.get("content-type", "application/json")
-        return Response(await upstream.read(), upstream.status, response_headers, media_type)
+        return Response(content, upstream.status, response_headers, media_type, BackgroundTask(intake.meter.finish))
     return _event_stream(upstream, served.route, runtime, response_headers)
 
 
@@ -77,6 +74,7 @@ async def list_models(request: Request) -> JSONResponse:
 
 async def retrieve_model(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
+    reject_loops(request.headers)
     runtime.keys.authenticate(request.headers)
     model_id = request.path_params["model_id"]
     for model in await runtime.catalog.models():

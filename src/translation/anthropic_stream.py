@@ -184,8 +184,11 @@ class StreamTranslator:
         arguments = function.get("arguments")
         arguments = arguments if isinstance(arguments, str) else ""
         if tool.index is None:
-            if tool.name is None:
+            if tool.name is None or self._open_kind == "tool_use":
                 # A tool_use block cannot be renamed once started: wait for the name (D5.5).
+                # And while another call's block is open, this one is kept whole until the end:
+                # upstreams may interleave fragments of parallel calls, but an Anthropic block
+                # gets no delta after its content_block_stop.
                 if arguments:
                     tool.pending.append(arguments)
                 return
@@ -230,9 +233,9 @@ class StreamTranslator:
             self._open = self._open_kind = None
 
     def _close_all(self, events: list[bytes]) -> None:
-        for key, tool in self._tools.items():
+        for key, tool in sorted(self._tools.items()):
             if tool.index is None and (tool.pending or tool.id):
-                # The name never came: open the block anyway so the arguments are not lost.
+                # Held back behind another call, or its name never came: open it now, whole.
                 self._open_tool(key, tool, events)
                 if tool.pending:
                     events.append(
