@@ -17,7 +17,7 @@ from src.core.disconnect import ClientDisconnected
 from src.core.envelopes import anthropic_error, openai_error
 from src.core.errors import InternalError, MethodNotAllowed, NotFound, ProxyError
 from src.core.runtime import Runtime
-from src.frontends import anthropic, openai
+from src.frontends import admin, anthropic, openai
 from src.transports.aiohttp import AiohttpTransport
 from src.transports.base import Transport
 
@@ -54,6 +54,8 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Aioh
     app.add_route("/v1/messages/count_tokens", anthropic.count_tokens, methods=["POST"])
     app.add_route("/v1/models", openai.list_models, methods=["GET"])
     app.add_route("/v1/models/{model_id:path}", openai.retrieve_model, methods=["GET"])
+    app.add_route("/v1/usage", admin.usage, methods=["GET"])
+    app.add_route("/metrics", admin.metrics, methods=["GET"])
     app.add_route("/health", health, methods=["GET"])
     app.add_exception_handler(ProxyError, render_error)
     app.add_exception_handler(HTTPException, render_http_exception)

@@ -1,4 +1,5 @@
-"""The command line: `python -m src.core.cli [options]` (or `switchyard`) starts the proxy."""
+"""The command line: `python -m src.core.cli [options]` (or `switchyard`) starts the proxy;
+`... usage` and `... models` report (src/core/commands.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from src import __version__
+from src.core import commands
+from src.core.commands import COMMANDS
 from src.core.config import LOG_LEVELS, Config, is_loopback
 from src.core.errors import ConfigError
 from src.core.log import configure_logging
@@ -51,6 +54,9 @@ def load_serving_config(argv: Sequence[str] | None = None) -> Config:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS:
+        return commands.run(argv)
     try:
         config = load_serving_config(argv)
     except ConfigError as exc:

@@ -48,6 +48,7 @@ class RunningProxy:
 def config_for(upstream_url: str, **overrides: Any) -> Config:
     """A configuration with an `openrouter` backend on the fake upstream and one proxy key."""
     raw: dict[str, Any] = {
+        "usage": {"database": None},  # tests that record usage give their own database
         "auth": {"api_keys": [{"name": "alice", "key": PROXY_KEY}]},
         "backends": {
             "openrouter": {"type": "openrouter", "base_url": upstream_url, "api_key": UPSTREAM_KEY, "timeout": 5},

@@ -1,0 +1,92 @@
+"""The CLI's reporting commands: `usage` (from the usage database) and `models` (from the backends)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from src.backends import build_backends
+from src.core.config import Config
+from src.core.errors import ConfigError, UpstreamError
+from src.core.settings import load_config
+from src.transports.aiohttp import AiohttpTransport
+from src.usage.models_listing import ModelRow, filter_rows, format_table, rows_from_catalog, rows_json
+from src.usage.report import format_summary
+from src.usage.since import parse_since
+from src.usage.store import GROUPS, UsageStore
+
+COMMANDS = ("usage", "models")
+
+
+def run(argv: Sequence[str]) -> int:
+    command, rest = argv[0], list(argv[1:])
+    parser = _usage_parser() if command == "usage" else _models_parser()
+    args = parser.parse_args(rest)
+    try:
+        config = load_config({"config": args.config} if args.config else {}, os.environ)
+    except ConfigError as exc:
+        print(f"switchyard: config error: {exc}", file=sys.stderr)
+        return 2
+    return _usage(args, config) if command == "usage" else asyncio.run(_models(args, config))
+
+
+def _usage_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchyard usage", description="Requests, tokens, cost and errors.")
+    parser.add_argument("--config", metavar="PATH", help="config file (its usage.database is read)")
+    parser.add_argument("--since", default="7d", help="7d, 24h, 30m, 2w or an ISO date/time (default 7d)")
+    parser.add_argument("--by", choices=tuple(GROUPS), default="model", help="group rows by (default model)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def _models_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchyard models", description="The configured backends' models.")
+    parser.add_argument("--config", metavar="PATH", help="config file")
+    parser.add_argument("--free", action="store_true", help="only free models (':free', or zero prices)")
+    parser.add_argument("--tools", action="store_true", help="only models that support tool calls")
+    parser.add_argument("--provider", metavar="NAME", help="only this vendor prefix (openai, anthropic...) or backend")
+    parser.add_argument("--search", metavar="TEXT", help="only ids or names containing TEXT")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def _usage(args: argparse.Namespace, config: Config) -> int:
+    path = config.usage.database
+    if path is None:
+        print("switchyard: usage recording is off (usage.database: null)", file=sys.stderr)
+        return 2
+    try:
+        since = parse_since(args.since, time.time())
+    except ValueError as exc:
+        print(f"switchyard: --since: {exc}", file=sys.stderr)
+        return 2
+    summary = UsageStore(path).summary(since, args.by)
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+async def _models(args: argparse.Namespace, config: Config) -> int:
+    transport = AiohttpTransport()
+    try:
+        backends = build_backends(config, transport)
+        listed = await asyncio.gather(*(b.list_models() for b in backends.values()), return_exceptions=True)
+    finally:
+        await transport.aclose()
+    rows: list[ModelRow] = []
+    failed = 0
+    for (name, backend), models in zip(backends.items(), listed, strict=True):
+        if isinstance(models, UpstreamError):
+            print(f"switchyard: {backend.redact(models.message)}", file=sys.stderr)
+            failed += 1
+        elif isinstance(models, BaseException):
+            raise models
+        else:
+            rows.extend(rows_from_catalog(models, name))
+    rows = filter_rows(rows, free=args.free, tools=args.tools, provider=args.provider, search=args.search)
+    print(rows_json(rows) if args.json else format_table(rows))
+    return 1 if failed and failed == len(backends) else 0
