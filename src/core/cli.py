@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="accept requests without a proxy key (loopback hosts only)")
     parser.add_argument("--log-level", metavar="LEVEL", type=str.lower, choices=LOG_LEVELS,
                         help="one of: " + ", ".join(LOG_LEVELS))
+    parser.add_argument("--workers", metavar="N", type=int, default=1,
+                        help="worker processes (default 1); each has its own connection pool and rate-limit counters")
     parser.add_argument("--version", action="version", version=f"switchyard {__version__}")
     return parser
 
@@ -48,9 +51,23 @@ def serving_problem(config: Config) -> tuple[str, str] | None:
     return None
 
 
+WORKER_ARGV = "SWITCHYARD_WORKER_ARGV"  # how worker processes get the command line the proxy was started with
+
+
 def load_serving_config(argv: Sequence[str] | None = None) -> Config:
-    args = build_parser().parse_args(argv)
-    return load_config(vars(args), os.environ, check=serving_problem)
+    args = vars(build_parser().parse_args(argv))
+    if args.pop("workers") < 1:
+        raise ConfigError("--workers", "workers", "must be at least 1")
+    return load_config(args, os.environ, check=serving_problem)
+
+
+def worker_app() -> object:
+    """The app of one worker process (uvicorn's factory): the same configuration, loaded again."""
+    from src.core.app import create_app
+
+    config = load_serving_config(json.loads(os.environ[WORKER_ARGV]))
+    configure_logging(config.log_level, Redactor(config.secrets()))
+    return create_app(config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,19 +80,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"switchyard: config error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_level, Redactor(config.secrets()))
-    serve(config)
+    workers = build_parser().parse_args(argv).workers
+    serve(config, workers, argv)
     return 0
 
 
-def serve(config: Config) -> None:
+def serve(config: Config, workers: int = 1, argv: Sequence[str] = ()) -> None:
     import uvicorn
 
     from src.core.app import create_app
 
-    log.info("Switchyard %s on http://%s:%d, backends: %s (default %s)", __version__, config.host, config.port,
-             ", ".join(config.backends), config.default_backend)
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_config=None,
-                log_level=config.log_level, access_log=False, server_header=False, proxy_headers=False)
+    log.info("Switchyard %s on http://%s:%d, backends: %s (default %s), %d worker(s)", __version__, config.host,
+             config.port, ", ".join(config.backends), config.default_backend, workers)
+    options = dict(host=config.host, port=config.port, log_config=None, log_level=config.log_level,
+                   access_log=False, server_header=False, proxy_headers=False)
+    if workers == 1:
+        uvicorn.run(create_app(config), **options)  # type: ignore[arg-type]
+        return
+    os.environ[WORKER_ARGV] = json.dumps(list(argv))
+    uvicorn.run("src.core.cli:worker_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
