@@ -17,6 +17,7 @@ from src.transports.base import Transport, UpstreamRequest, UpstreamResponse
 MAX_ERROR_TEXT = 500
 # Native Messages requests keep the client's protocol version and beta features.
 ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")
+FIXED_HEADERS = {"Content-Type": "application/json", HOP_HEADER: "1"}
 MODELS_TIMEOUT = 30.0  # a model list is small; a backend that takes longer is down, not busy
 
 
@@ -32,6 +33,7 @@ class Backend:
         self._transport = transport
         self._identity = config.identity.over(identity)
         self._keys = config.keys()
+        self._authorizations = tuple(f"Bearer {key}" for key in self._keys)
         self._turn = itertools.count()
         self.redact = Redactor(self._keys)  # upstream text can quote the key it was sent
 
@@ -110,15 +112,14 @@ class Backend:
     ) -> dict[str, str]:
         """Headers for one request; `key_turn` picks a key, else the next in the rotation."""
         headers = identity_headers(self._identity, client)
-        headers["Content-Type"] = "application/json"
-        headers[HOP_HEADER] = "1"
-        for name in (*self.passthrough_headers, *passthrough):
+        headers.update(FIXED_HEADERS)
+        for name in (*self.passthrough_headers, *passthrough) if client else ():
             value = client_header(client, name)
             if value is not None:
                 headers[name] = value
-        if self._keys:
+        if self._authorizations:
             turn = next(self._turn) if key_turn is None else key_turn
-            headers["Authorization"] = f"Bearer {self._keys[turn % len(self._keys)]}"
+            headers["Authorization"] = self._authorizations[turn % len(self._authorizations)]
         return headers
 
     def status_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamStatusError:

@@ -6,12 +6,11 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from src import __version__
 from src.core.config import Config
 from src.core.disconnect import ClientDisconnected
 from src.core.envelopes import anthropic_error, openai_error
@@ -25,9 +24,9 @@ log = logging.getLogger("switchyard")
 ANTHROPIC_PATHS = "/v1/messages"  # errors here are in Anthropic's envelope; everywhere else in OpenAI's
 
 
-def create_app(config: Config, transport_factory: Callable[[], Transport] = AiohttpTransport) -> FastAPI:
+def create_app(config: Config, transport_factory: Callable[[], Transport] = AiohttpTransport) -> Starlette:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         transport = transport_factory()
         app.state.runtime = runtime = Runtime.build(config, transport)
         await runtime.accounting.store.start()
@@ -37,18 +36,10 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Aioh
             await runtime.accounting.store.close()  # every usage record is written before exit
             await transport.aclose()
 
-    app = FastAPI(
-        title="Switchyard",
-        version=__version__,
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-        redirect_slashes=False,  # a redirect would be built from the client's Host header
-        # FastAPI's built-in OpenTelemetry checks its providers on every request; the proxy has its own metrics.
-        telemetry={"tracing": False, "metrics": False, "logs": False},
-    )
-    # Plain Starlette routes: FastAPI's dependency machinery would cost time on every request.
+    # Plain Starlette: FastAPI's extra middleware (exit stacks, body limits, telemetry) and its
+    # dependency machinery cost time on every request, and the proxy uses none of them.
+    app = Starlette(lifespan=lifespan)
+    app.router.redirect_slashes = False  # a redirect would be built from the client's Host header
     app.add_route("/v1/chat/completions", openai.chat_completions, methods=["POST"])
     app.add_route("/v1/messages", anthropic.messages, methods=["POST"])
     app.add_route("/v1/messages/count_tokens", anthropic.count_tokens, methods=["POST"])

@@ -46,9 +46,13 @@ class Cooldowns:
 
     def order_routes(self, routes: Sequence[T], name: Callable[[T], str] = str) -> list[T]:
         """Ready routes first, cooling ones after, each group in its own order."""
+        if not self._routes:
+            return list(routes)  # the usual case: nothing has failed lately
         return _ready_first(routes, lambda route: self.route_ready(name(route)))
 
     def order_keys(self, backend: str, keys: Iterable[int]) -> list[int]:
+        if not self._keys:
+            return list(keys)
         return _ready_first(list(keys), lambda key: self.key_ready(backend, key))
 
     def state(self, key_counts: Mapping[str, int]) -> dict[str, Any]:

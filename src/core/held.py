@@ -96,19 +96,54 @@ async def first_event(upstream: UpstreamResponse, backend: Backend) -> UpstreamR
     chunks = upstream.iter_chunks()
     splitter = EventSplitter()
     read: list[bytes] = []
+    saw_data = False
     async for chunk in chunks:
         read.append(chunk)
         for event in splitter.feed(chunk):
             if _is_data(event):
                 if has_error(event):
                     _raise_if_error(event_data(event), backend, upstream.headers)
-                return PrimedStream(upstream, read, chunks)
+                if carries_content(event):
+                    return PrimedStream(upstream, read, chunks)
+                saw_data = True
     tail = splitter.flush()
     if tail and is_whole(tail) and _is_data(tail):
         if has_error(tail):
             _raise_if_error(event_data(tail), backend, upstream.headers)
         return PrimedStream(upstream, read, chunks)
+    if saw_data:
+        return PrimedStream(upstream, read, chunks)  # a whole stream without content is still an answer
     raise UpstreamUnreachable(backend.name, "the stream ended before its first event")
+
+
+# Keys of a chunk that say nothing yet: a role announcement or an empty delta is not content.
+_NO_CONTENT = (None, "", [], {})
+_PREAMBLE_EVENTS = (b"event: message_start", b"event: ping")
+
+
+def carries_content(event: bytes) -> bool:
+    """Whether passing `event` on would show the client something: text, reasoning, a tool call,
+    a finish or usage. Until then failover stays invisible."""
+    if event.startswith(_PREAMBLE_EVENTS):
+        return False  # Anthropic's stream opens with these before any content block
+    try:
+        chunk = orjson.loads(event_data(event))
+    except orjson.JSONDecodeError:
+        return True  # [DONE], or something only the client can judge
+    if not isinstance(chunk, dict) or "choices" not in chunk:
+        return True
+    if chunk.get("usage"):
+        return True
+    choices = chunk["choices"]
+    if not isinstance(choices, list):
+        return True
+    for choice in choices:
+        if not isinstance(choice, dict) or choice.get("finish_reason") is not None:
+            return True
+        delta = choice.get("delta")
+        if not isinstance(delta, dict) or any(v not in _NO_CONTENT for k, v in delta.items() if k != "role"):
+            return True
+    return False
 
 
 def _is_data(event: bytes) -> bool:

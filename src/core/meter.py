@@ -23,7 +23,7 @@ from src.transports.base import UpstreamResponse
 from src.usage.limits import Reservation
 from src.usage.record import OK
 from src.usage.record import Attempt as AttemptRecord
-from src.usage.record import UsageRecord, usage_from
+from src.usage.record import Tokens, UsageRecord, usage_from
 
 log = logging.getLogger("switchyard.usage")
 CLIENT_LEFT = 499
@@ -82,13 +82,13 @@ class Meter:
         except Exception:  # a failed price look-up must not lose the record
             log.exception("cannot price a request")
             cost = None
-        self._write(cost)
+        self._write(cost, tokens)
 
-    def _write(self, cost: float | None) -> None:
+    def _write(self, cost: float | None, tokens: Tokens | None = None) -> None:
         if self.recorded:
             return
         self.recorded = True
-        tokens = usage_from(self.usage)
+        tokens = tokens or usage_from(self.usage)
         record = UsageRecord(
             time=self.wall_time,
             key_name=self.key_name,

@@ -3,6 +3,7 @@ then, should that route fail, the alternatives of `a|b|c` and the configured fai
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -67,6 +68,11 @@ class Router:
         }
         return replace(router, hybrids=hybrids)
 
+    def __post_init__(self) -> None:
+        # A plan is a pure function of the model string, and clients send the same few strings
+        # again and again: remember the latest few thousand.
+        object.__setattr__(self, "_remembered", functools.lru_cache(maxsize=4096)(self._plan))
+
     def resolve(self, requested: object) -> Route:
         """The first route a request tries."""
         return self.plan(requested)[0]
@@ -74,6 +80,11 @@ class Router:
     def plan(self, requested: object) -> tuple[Route, ...]:
         """Every route a request may try, in order: its own alternatives, then their failover routes."""
         model = self.force_model or requested
+        if isinstance(model, str):
+            return self._remembered(model)  # type: ignore[attr-defined,no-any-return]
+        return self._plan(model)
+
+    def _plan(self, model: object) -> tuple[Route, ...]:
         if not isinstance(model, str) or not model.strip():
             raise InvalidRequest("'model' is required and must be a non-empty string", param="model")
         legs = [

@@ -73,7 +73,7 @@ async def messages(request: Request) -> Response | EventStreamResponse:
     intake = await take_in(request, "anthropic", _check)
     runtime, body, stream = intake.runtime, intake.body, intake.stream
     try:
-        call = MessagesCall(intake.raw, body, request.headers, runtime.dispatcher.backends, stream)
+        call = MessagesCall(intake.raw, body, intake.headers, runtime.dispatcher.backends, stream)
     except ProxyError as error:
         intake.meter.failed(error)
         raise

@@ -22,6 +22,7 @@ from src.core.suggestions import add_suggestions
 @dataclass
 class Intake:
     runtime: Runtime
+    headers: dict[str, str]  # the client's, lower-case names: a dict, since each is looked up often
     raw: bytes
     body: dict[str, Any]
     plan: tuple[Route, ...]
@@ -31,7 +32,7 @@ class Intake:
 
 async def take_in(request: Request, frontend: str, check: Callable[[dict[str, Any]], None] | None = None) -> Intake:
     runtime: Runtime = request.app.state.runtime
-    headers = request.headers
+    headers = dict(request.headers.items())  # Starlette's Headers scan their whole list on every get()
     reject_loops(headers)
     key_name = runtime.keys.authenticate(headers)
     meter = Meter(runtime.accounting, key_name, headers.get("user-agent"), frontend, "", False)
@@ -47,7 +48,7 @@ async def take_in(request: Request, frontend: str, check: Callable[[dict[str, An
     except ProxyError as error:
         meter.failed(error)
         raise
-    return Intake(runtime, raw, body, plan, meter.stream, meter)
+    return Intake(runtime, headers, raw, body, plan, meter.stream, meter)
 
 
 async def serve(request: Request, intake: Intake, outbound: Outbound) -> Served:

@@ -26,7 +26,7 @@ FORWARDED_HEADERS = ("x-generation-id", "x-request-id")
 async def chat_completions(request: Request) -> Response | EventStreamResponse:
     intake = await take_in(request, "openai")
     runtime, stream = intake.runtime, intake.stream
-    call = runtime.dispatcher.chat(intake.raw, intake.body, request.headers, stream)
+    call = runtime.dispatcher.chat(intake.raw, intake.body, intake.headers, stream)
     served = await serve(request, intake, call)
     upstream = served.response
     response_headers = {**_forwarded(upstream.headers), **served.headers()}

@@ -30,9 +30,14 @@ class Metric:
         self.labelnames = tuple(labelnames)
 
     def _key(self, labels: dict[str, object]) -> Labels:
-        if labels.keys() != set(self.labelnames):
+        # On every request: a list comprehension and a length check, no set built.
+        try:
+            key = tuple([str(labels[name]) for name in self.labelnames])
+        except KeyError:
+            key = ()
+        if len(key) != len(labels) or len(key) != len(self.labelnames):
             raise ValueError(f"{self.name} takes the labels {self.labelnames}, not {tuple(labels)}")
-        return tuple(str(labels[name]) for name in self.labelnames)
+        return key
 
     def render(self) -> list[str]:
         help_text = self.help.replace("\\", "\\\\").replace("\n", "\\n")

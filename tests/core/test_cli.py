@@ -40,7 +40,7 @@ def test_parser_leaves_every_option_unset_by_default() -> None:
     args = vars(build_parser().parse_args([]))
     assert args == {
         "config": None, "host": None, "port": None, "default_backend": None,
-        "force_model": None, "disable_auth": None, "log_level": None,
+        "force_model": None, "disable_auth": None, "log_level": None, "workers": 1,
     }
 
 

@@ -1,0 +1,159 @@
+"""Accounting: admin keys, admission (budget and rpm as 429s), allowed_models, cost and settling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from src.core.accounting import Accounting
+from src.core.config import Config
+from src.core.errors import LimitReached, PermissionDenied
+from src.core.routing import Router
+from src.usage.record import Tokens, UsageRecord
+
+pytestmark = pytest.mark.anyio
+GPT_4O = {"id": "openai/gpt-4o", "pricing": {"prompt": "0.0000025", "completion": "0.00001"}}
+
+
+class FakeCatalog:
+    """Each backend's public model list (ids as clients send them back); counts the look-ups."""
+
+    def __init__(self, models: Mapping[str, list[dict[str, Any]]]) -> None:
+        self.models = models
+        self.lookups: list[str] = []
+
+    def lists(self, backend: str) -> bool:
+        return backend in self.models
+
+    async def backend_models(self, name: str) -> list[dict[str, Any]]:
+        self.lookups.append(name)
+        return self.models[name]
+
+
+def config(*keys: dict[str, Any], **extra: Any) -> Config:
+    backends = {"openrouter": {"type": "openrouter", "api_key": "sk-or-x"}, "local": {"type": "openai", "base_url": "http://h/v1"}}
+    raw = {"auth": {"api_keys": list(keys)}, "backends": backends, "usage": {"database": None}}
+    return Config.model_validate({**raw, **extra})
+
+
+def key(name: str, **limits: Any) -> dict[str, Any]:
+    return {"name": name, "key": f"sy-{name}-key-000001", **limits}
+
+
+def accounting(*keys: dict[str, Any], catalog: FakeCatalog | None = None, **extra: Any) -> Accounting:
+    return Accounting(config(*keys, **extra), catalog or FakeCatalog({}))  # type: ignore[arg-type]
+
+
+def test_only_admin_keys_are_admins() -> None:
+    books = accounting(key("alice"), key("root", admin=True))
+    assert (books.is_admin("root"), books.is_admin("alice"), books.is_admin("nobody")) == (True, False, False)
+
+
+def test_with_auth_disabled_whoever_reaches_the_proxy_is_admin() -> None:
+    assert accounting(disable_auth=True).is_admin("anonymous")
+
+
+def test_a_key_without_limits_is_always_admitted() -> None:
+    books = accounting(key("alice"))
+    for _ in range(1000):
+        books.admit("alice")
+
+
+def test_rpm_over_is_a_429_rate_limit_exceeded_with_retry_after() -> None:
+    books = accounting(key("alice", rpm=1))
+    books.admit("alice")
+    with pytest.raises(LimitReached) as caught:
+        books.admit("alice")
+    error = caught.value
+    assert (error.status, error.code) == (429, "rate_limit_exceeded")
+    assert 59 <= int(error.headers["retry-after"]) <= 60
+    assert "rate limit" in error.message and "1 per minute" in error.message
+
+
+def test_a_total_budget_over_is_a_429_insufficient_quota_without_retry_after() -> None:
+    books = accounting(key("alice", budget_usd=0, budget_period="total"))
+    with pytest.raises(LimitReached) as caught:
+        books.admit("alice")
+    assert (caught.value.status, caught.value.code, caught.value.headers) == (429, "insufficient_quota", {})
+    assert "total budget" in caught.value.message and "does not reset" in caught.value.message
+
+
+@pytest.mark.parametrize(("period", "most"), [("daily", 86400), ("monthly", 31 * 86400)])
+def test_a_periodic_budget_over_has_retry_after_until_it_resets(period: str, most: int) -> None:
+    books = accounting(key("alice", budget_usd=0, budget_period=period))
+    with pytest.raises(LimitReached) as caught:
+        books.admit("alice")
+    assert 1 <= int(caught.value.headers["retry-after"]) <= most
+    assert f"{period} budget" in caught.value.message and "resets at" in caught.value.message
+
+
+def record(cost: float | None, **fields: Any) -> UsageRecord:
+    values: dict[str, Any] = {"time": 0.0, "key_name": "alice", "user_agent": None, "frontend": "openai",
+                              "requested_model": "m", "status": 200, "route": "openrouter:m", "cost_usd": cost}
+    return UsageRecord(**{**values, **fields})
+
+
+def test_recording_settles_the_reservation_with_the_actual_cost() -> None:
+    books = accounting(key("alice", budget_usd=1.0, budget_period="total"))
+    reservation = books.admit("alice")
+    books.record(record(0.4), reservation)
+    assert books.spent("alice") == pytest.approx(0.4)
+    second = books.admit("alice")  # now estimated at the last cost, 0.4, until settled
+    assert books.spent("alice") == pytest.approx(0.8)
+    books.record(record(None, status=502), second)  # an unknown cost counts as 0
+    assert books.spent("alice") == pytest.approx(0.4)
+    assert "switchyard_requests_total" in books.metrics.render()
+
+
+def routes(books_config: Config, model: str) -> tuple[Any, ...]:
+    return Router.from_config(books_config).plan(model)
+
+
+def test_allowed_routes_keeps_only_fully_matching_routes() -> None:
+    cfg = config(key("alice", allowed_models=["openrouter:openai/.*"]))
+    books = Accounting(cfg, FakeCatalog({}))  # type: ignore[arg-type]
+    plan = routes(cfg, "openai/gpt-4o|local:openai/gpt-4o|openai/o1")
+    assert [str(r) for r in books.allowed_routes("alice", plan)] == ["openrouter:openai/gpt-4o", "openrouter:openai/o1"]
+    with pytest.raises(PermissionDenied) as caught:
+        books.allowed_routes("alice", routes(cfg, "local:openai/gpt-4o|openai/gpt-4o"))
+    assert (caught.value.status, caught.value.code) == (403, "model_not_allowed")
+    assert "'alice'" in caught.value.message and "local:openai/gpt-4o" in caught.value.message
+    with pytest.raises(PermissionDenied):
+        books.allowed_routes("alice", routes(cfg, "openai-like/gpt-4o"))
+
+
+def test_a_key_without_allowed_models_keeps_its_plan() -> None:
+    cfg = config(key("alice"))
+    plan = routes(cfg, "a|local:b")
+    assert Accounting(cfg, FakeCatalog({})).allowed_routes("alice", plan) == plan  # type: ignore[arg-type]
+
+
+async def test_a_reported_cost_needs_no_catalog() -> None:
+    catalog = FakeCatalog({"openrouter": [GPT_4O]})
+    books = accounting(catalog=catalog)
+    assert await books.cost("openrouter:openai/gpt-4o", Tokens(10, 5, cost=0.5)) == 0.5
+    assert catalog.lookups == []
+
+
+async def test_the_default_backends_plain_ids_and_another_backends_prefixed_ids_are_priced() -> None:
+    local = {**GPT_4O, "id": "local:openai/gpt-4o", "pricing": {"prompt": "0.000001", "completion": "0.000002"}}
+    books = accounting(catalog=FakeCatalog({"openrouter": [GPT_4O], "local": [local]}))
+    assert await books.cost("openrouter:openai/gpt-4o", Tokens(1000, 200)) == pytest.approx(0.0045)
+    assert await books.cost("local:openai/gpt-4o", Tokens(1000, 200)) == pytest.approx(0.0014)
+
+
+@pytest.mark.parametrize(
+    ("route", "tokens"),
+    [
+        ("openrouter:openai/gpt-4o-mini", Tokens(1000, 200)),  # not listed
+        ("hybrid:openai/gpt-4o", Tokens(1000, 200)),  # a backend without a catalog
+        (None, Tokens(1000, 200)),  # no route was reached
+        ("openrouter:openai/gpt-4o", Tokens(None, 200)),
+        ("openrouter:openai/gpt-4o", Tokens(1000, None)),
+    ],
+)
+async def test_a_cost_that_cannot_be_known_is_none(route: str | None, tokens: Tokens) -> None:
+    books = accounting(catalog=FakeCatalog({"openrouter": [GPT_4O, {"id": "openai/o1"}]}))
+    assert await books.cost(route, tokens) is None
