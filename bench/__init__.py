@@ -1,0 +1,1 @@
+"""Switchyard's reproducible benchmark: `python -m bench [--quick]` (see bench/run.py)."""

@@ -1,0 +1,196 @@
+"""A fake OpenRouter on 127.0.0.1 that serves Anthropic's Messages API natively.
+
+`POST /v1/messages` answers an Anthropic message (JSON), or, when the body asks for a stream,
+the fixed SSE bytes of `MESSAGE_SSE`, written as they are in a few chunks. `POST
+/v1/chat/completions` answers a plain chat completion ("Hello from <model>", streamed when
+asked), so a request the proxy translates can be told apart from one it passes through.
+`fail_next(status)` makes the next request (either endpoint) fail with `status` and an
+Anthropic error body. `stream_ending` changes how the next Messages streams end: "error" sends
+the first events, then Anthropic's `event: error` (overloaded_error); "cut" closes the connection
+after the first events, before message_stop.
+
+Every request is recorded with its path, query string, headers and raw body bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+NATIVE_TEXT = "Hello natively"
+SIGNATURE = "EqQBCkgIARABGAIiQL1native+signature/=="
+
+
+def native_message(model: str) -> dict[str, Any]:
+    return {
+        "id": "msg_native_01",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [
+            {"type": "thinking", "thinking": "Greet back.", "signature": SIGNATURE},
+            {"type": "text", "text": NATIVE_TEXT},
+        ],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": 6, "cache_creation_input_tokens": 0,
+                  "cache_read_input_tokens": 100},
+    }
+
+
+# An Anthropic stream as Anthropic writes it (compact JSON, `event:` lines, a ping, no [DONE]).
+MESSAGE_SSE = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_native_02","type":"message",'
+    b'"role":"assistant","model":"anthropic/claude-sonnet-4","content":[],"stop_reason":null,"stop_sequence":null,'
+    b'"usage":{"input_tokens":12,"output_tokens":1,"cache_creation_input_tokens":0,"cache_read_input_tokens":100}}}\n\n'
+    b'event: ping\ndata: {"type":"ping"}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+    b'"content_block":{"type":"thinking","thinking":"","signature":""}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"thinking_delta","thinking":"Greet back."}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"signature_delta","signature":"' + SIGNATURE.encode() + b'"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":1,'
+    b'"content_block":{"type":"text","text":""}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":1,'
+    b'"delta":{"type":"text_delta","text":"Hello"}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":1,'
+    b'"delta":{"type":"text_delta","text":" natively"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":1}\n\n'
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},'
+    b'"usage":{"output_tokens":6}}\n\n'
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+)
+
+STREAM_ERROR = b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+
+
+@dataclass
+class MessagesSeen:
+    path: str
+    query: str
+    headers: dict[str, str]
+    raw: bytes
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.raw)
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+
+@dataclass
+class MessagesUpstream:
+    requests: list[MessagesSeen] = field(default_factory=list)
+    port: int = 0
+    stream_ending: str = "complete"  # or "error", "cut"
+
+    def __post_init__(self) -> None:
+        self._failures: deque[int] = deque()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def fail_next(self, *statuses: int) -> None:
+        self._failures.extend(statuses)
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self._failures.clear()
+        self.stream_ending = "complete"
+
+    def paths(self) -> list[str]:
+        return [seen.path for seen in self.requests]
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> MessagesUpstream:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve(ready)), daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("messages upstream did not start")
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    async def _serve(self, ready: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        app = web.Application()
+        app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", self.port).start()
+        self.port = runner.addresses[0][1]
+        ready.set()
+        await self._stop.wait()
+        await runner.cleanup()
+
+    # --- handlers ------------------------------------------------------------------------------
+    async def _record(self, request: web.Request) -> tuple[dict[str, Any], web.Response | None]:
+        raw = await request.read()
+        self.requests.append(MessagesSeen(request.path, request.query_string, dict(request.headers), raw))
+        if self._failures:
+            status = self._failures.popleft()
+            error = {"type": "error", "error": {"type": "api_error", "message": f"native failure {status}"}}
+            return {}, web.json_response(error, status=status)
+        return json.loads(raw), None
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"data": [{"id": "anthropic/claude-sonnet-4"}, {"id": "openai/gpt-4o"}]})
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        body, failure = await self._record(request)
+        if failure is not None:
+            return failure
+        if not body.get("stream"):
+            return web.json_response(native_message(str(body.get("model"))))
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        if self.stream_ending != "complete":
+            await response.write(b"".join(MESSAGE_SSE.split(b"\n\n")[i] + b"\n\n" for i in range(4)))
+            if self.stream_ending == "error":
+                await response.write(STREAM_ERROR)
+            else:
+                request.transport.close()  # type: ignore[union-attr]
+            return response
+        third = len(MESSAGE_SSE) // 3
+        for start in range(0, len(MESSAGE_SSE), third):  # cut mid-event: the proxy must not care
+            await response.write(MESSAGE_SSE[start : start + third])
+            await asyncio.sleep(0.01)
+        return response
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body, failure = await self._record(request)
+        if failure is not None:
+            return failure
+        model = str(body.get("model"))
+        message = {"role": "assistant", "content": f"Hello from {model}"}
+        usage = {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+        if not body.get("stream"):
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            return web.json_response({"id": "gen-chat", "object": "chat.completion", "model": model,
+                                      "choices": [choice], "usage": usage})
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        chunks = [{"delta": {"role": "assistant", "content": message["content"]}, "finish_reason": None},
+                  {"delta": {}, "finish_reason": "stop"}]
+        for part in chunks:
+            event = {"id": "gen-chat", "object": "chat.completion.chunk", "model": model, "choices": [{"index": 0, **part}]}
+            await response.write(f"data: {json.dumps(event)}\n\n".encode())
+        final = {"id": "gen-chat", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": usage}
+        await response.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+        return response
