@@ -1,0 +1,216 @@
+"""Per-key budgets (counting requests in flight) and rpm."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from src.usage.limits import Budgets, KeyLimits, LimitExceeded
+from src.usage.since import parse_since
+
+pytestmark = pytest.mark.anyio
+NOW = parse_since("2024-05-01T12:00:00Z", 0)
+DAY = 86400.0
+
+
+class Spent:
+    """The store's `spent` callback: a fixed figure per key, and a log of the calls."""
+
+    def __init__(self, **spent: float) -> None:
+        self.spent = spent
+        self.calls: list[tuple[str, float | None]] = []
+
+    def __call__(self, key_name: str, since: float | None) -> float:
+        self.calls.append((key_name, since))
+        return self.spent.get(key_name, 0.0)
+
+
+def budgets(limits: KeyLimits, **spent: float) -> Budgets:
+    return Budgets({"alice": limits}, Spent(**spent))
+
+
+@pytest.mark.parametrize(
+    ("limits", "db_spent", "costs", "admitted"),
+    [
+        # no limit at all
+        (KeyLimits(), 1e9, [1.0] * 5, [True] * 5),
+        # spend from the database counts
+        (KeyLimits(budget_usd=1.0), 0.99, [0.5, 0.5], [True, False]),
+        (KeyLimits(budget_usd=1.0), 1.0, [0.5], [False]),
+        (KeyLimits(budget_usd=1.0), 0.0, [0.4, 0.4, 0.4, 0.4], [True, True, True, False]),  # one request of overshoot
+        (KeyLimits(budget_usd=0.0), 0.0, [0.0], [False]),
+        # unknown costs count as 0
+        (KeyLimits(budget_usd=1.0), 0.5, [None, None, None], [True, True, True]),
+        # rpm alone, all at the same instant
+        (KeyLimits(rpm=2), 0.0, [0.1, 0.1, 0.1], [True, True, False]),
+        (KeyLimits(budget_usd=10.0, rpm=1), 0.0, [0.1, 0.1], [True, False]),
+    ],
+)
+def test_admission_one_after_another(
+    limits: KeyLimits, db_spent: float, costs: list[float | None], admitted: list[bool]
+) -> None:
+    b = budgets(limits, alice=db_spent)
+    outcome = []
+    for cost in costs:
+        try:
+            b.settle(b.admit("alice", NOW), cost)
+            outcome.append(True)
+        except LimitExceeded:
+            outcome.append(False)
+    assert outcome == admitted
+
+
+def test_other_keys_are_not_limited() -> None:
+    b = budgets(KeyLimits(budget_usd=0.0, rpm=1), alice=5.0)
+    for _ in range(100):
+        b.settle(b.admit("bob", NOW), 1.0)
+    assert b.spent("bob") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("period", "message"),
+    [
+        ("daily", ("proxy key 'alice' is over its daily budget: $1.25 spent (including requests in flight) "
+                   "of $1.00; resets at 2024-05-02T00:00:00Z")),
+        ("monthly", ("proxy key 'alice' is over its monthly budget: $1.25 spent (including requests in flight) "
+                     "of $1.00; resets at 2024-06-01T00:00:00Z")),
+        ("total", ("proxy key 'alice' is over its total budget: $1.25 spent (including requests in flight) "
+                   "of $1.00; a total budget does not reset")),
+    ],
+)  # fmt: skip
+def test_budget_refusal_says_which_limit_spent_and_reset(period: str, message: str) -> None:
+    b = budgets(KeyLimits(budget_usd=1.0, budget_period=period), alice=1.25)
+    with pytest.raises(LimitExceeded) as caught:
+        b.admit("alice", NOW)
+    exc = caught.value
+    assert (str(exc), exc.message, exc.limit, exc.spent, exc.limit_value) == (message, message, "budget", 1.25, 1.0)
+    expected_reset = {"daily": NOW + DAY / 2, "monthly": parse_since("2024-06-01", 0), "total": None}[period]
+    assert exc.resets_at == expected_reset
+    assert exc.retry_after(NOW) == (None if expected_reset is None else int(expected_reset - NOW))
+
+
+def test_spend_is_read_once_per_period_from_the_period_start() -> None:
+    spent = Spent(alice=0.25)
+    b = Budgets({"alice": KeyLimits(budget_usd=1.0, budget_period="daily")}, spent)
+    for offset in (0.0, 60.0, 3600.0):
+        b.settle(b.admit("alice", NOW + offset), 0.1)
+    assert spent.calls == [("alice", parse_since("2024-05-01", 0))]
+    assert b.spent("alice") == pytest.approx(0.55)  # 0.25 from the database, 0.30 since
+
+
+def test_new_period_starts_again() -> None:
+    spent = Spent(alice=0.9)
+    b = Budgets({"alice": KeyLimits(budget_usd=1.0, budget_period="daily")}, spent)
+    in_flight = b.admit("alice", NOW)  # admitted on May 1st, settled on May 2nd
+    b.settle(b.admit("alice", NOW), 0.5)
+    with pytest.raises(LimitExceeded):
+        b.admit("alice", NOW)
+    spent.spent["alice"] = 0.0
+    tomorrow = NOW + DAY
+    reservation = b.admit("alice", tomorrow)
+    assert spent.calls[-1] == ("alice", parse_since("2024-05-02", 0))
+    b.settle(in_flight, 0.7)  # counts for May 1st, not against May 2nd's budget
+    assert b.spent("alice") == pytest.approx(reservation.estimate)
+    b.settle(reservation, 0.2)
+    assert b.spent("alice") == pytest.approx(0.2)
+
+
+def test_reservation_estimate_is_the_largest_recent_cost() -> None:
+    b = budgets(KeyLimits(budget_usd=100.0))
+    assert b.admit("alice", NOW).estimate == 0.0  # nothing known yet: not a guess
+    for cost in (0.1, 0.3, None, 0.2):
+        b.settle(b.admit("alice", NOW), cost)
+    first, second = b.admit("alice", NOW), b.admit("alice", NOW)
+    assert (first.estimate, second.estimate) == (0.3, 0.3)
+    assert b.spent("alice") == pytest.approx(0.6 + 0.6)  # settled plus two reservations
+    b.settle(first, 0.05)
+    b.settle(first, 0.05)  # settling twice counts once
+    assert b.spent("alice") == pytest.approx(0.6 + 0.05 + 0.3)
+
+
+def test_rpm_sliding_window() -> None:
+    b = budgets(KeyLimits(rpm=3))
+    for offset in (0.0, 10.0, 20.0):
+        b.admit("alice", NOW + offset)
+    with pytest.raises(LimitExceeded) as caught:
+        b.admit("alice", NOW + 30.0)
+    exc = caught.value
+    assert (exc.limit, exc.spent, exc.limit_value, exc.resets_at) == ("rpm", 3, 3, NOW + 60.0)
+    assert exc.message == (
+        "proxy key 'alice' is over its rate limit: 3 requests in the last 60 s of 3 per minute; "
+        "resets at 2024-05-01T12:01:00Z"
+    )
+    assert exc.retry_after(NOW + 30.0) == 30
+    b.admit("alice", NOW + 60.0)  # the first admission has left the window
+    with pytest.raises(LimitExceeded):
+        b.admit("alice", NOW + 65.0)
+    b.admit("alice", NOW + 70.0)
+
+
+def test_refused_requests_do_not_use_the_rate() -> None:
+    b = budgets(KeyLimits(budget_usd=1.0, rpm=2), alice=2.0)
+    for _ in range(5):
+        with pytest.raises(LimitExceeded, match="budget"):
+            b.admit("alice", NOW)
+    b.settle(Budgets({}, Spent()).admit("alice", NOW), None)  # a foreign reservation is harmless
+
+
+async def one_request(b: Budgets, cost: float, log: list[str]) -> bool:
+    try:
+        reservation = b.admit("alice", NOW)
+    except LimitExceeded:
+        log.append("refused")
+        return False
+    log.append("admitted")
+    await asyncio.sleep(0.01)  # upstream time: everyone else is admitted or refused meanwhile
+    b.settle(reservation, cost)
+    return True
+
+
+@pytest.mark.parametrize(
+    ("budget", "db_spent", "known_cost", "concurrent", "expected_admitted"),
+    [
+        (1.0, 0.0, 0.3, 20, 3),  # 0.3 settled + 3 x 0.3 reserved reaches 1.2: the 4th is refused
+        (1.0, 0.45, 0.1, 50, 5),  # 0.55 settled: admitted at 0.55, 0.65, 0.75, 0.85 and 0.95
+        (1.0, 0.95, 0.3, 20, 0),  # 0.95 + the probe's 0.3 is already over
+        (100.0, 0.0, 0.3, 30, 30),  # plenty of room
+    ],
+)
+async def test_concurrent_admissions_respect_the_budget(
+    budget: float, db_spent: float, known_cost: float, concurrent: int, expected_admitted: int
+) -> None:
+    b = budgets(KeyLimits(budget_usd=budget), alice=db_spent)
+    probe_admitted = await one_request(b, known_cost, [])  # makes the cost of a request known
+    log: list[str] = []
+    results = await asyncio.gather(*(one_request(b, known_cost, log) for _ in range(concurrent)))
+    admitted = sum(results)
+    assert admitted == expected_admitted
+    total = b.spent("alice")
+    assert total == pytest.approx(db_spent + known_cost * (admitted + probe_admitted))
+    assert total < budget + known_cost or admitted == 0  # at most one request past the budget
+    assert log.count("admitted") == admitted
+
+
+async def test_unknown_estimate_bounds_overshoot_to_one_request_each() -> None:
+    # Before any cost is known the estimate is 0: a first burst is admitted, each adding at most itself.
+    b = budgets(KeyLimits(budget_usd=1.0))
+    results = await asyncio.gather(*(one_request(b, 0.2, []) for _ in range(10)))
+    assert all(results)
+    assert b.spent("alice") == pytest.approx(2.0)
+    with pytest.raises(LimitExceeded, match=r"\$2.00 spent"):
+        b.admit("alice", NOW)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"budget_period": "weekly"}, "unknown budget period 'weekly'"),
+        ({"budget_usd": -1.0}, "budget_usd must be a non-negative number"),
+        ({"budget_usd": float("nan")}, "budget_usd must be a non-negative number"),
+        ({"rpm": 0}, "rpm must be at least 1"),
+    ],
+)
+def test_key_limits_validation(fields: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        KeyLimits(**fields)
