@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from src.core.settings import load_config
 from src.transports.aiohttp import AiohttpTransport
 from src.usage.models_listing import ModelRow, filter_rows, format_table, rows_from_catalog, rows_json
 from src.usage.report import format_summary
+from src.usage.schema import SchemaError
 from src.usage.since import parse_since
 from src.usage.store import GROUPS, UsageStore
 
@@ -65,7 +67,11 @@ def _usage(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         print(f"switchyard: --since: {exc}", file=sys.stderr)
         return 2
-    summary = UsageStore(path).summary(since, args.by)
+    try:
+        summary = UsageStore(path).summary(since, args.by)
+    except (SchemaError, sqlite3.DatabaseError) as exc:
+        print(f"switchyard: usage database {path}: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0
 
@@ -87,6 +93,9 @@ async def _models(args: argparse.Namespace, config: Config) -> int:
             raise models
         else:
             rows.extend(rows_from_catalog(models, name))
+    if args.provider in backends:  # a backend's name: its models, whatever their vendor
+        rows = [row for row in rows if row.backend == args.provider]
+        args.provider = None
     rows = filter_rows(rows, free=args.free, tools=args.tools, provider=args.provider, search=args.search)
     print(rows_json(rows) if args.json else format_table(rows))
     return 1 if failed and failed == len(backends) else 0

@@ -32,7 +32,7 @@ log = logging.getLogger("switchyard.failover")
 class Attempt:
     route: str
     key: int | None
-    status: int | None  # None: it succeeded
+    status: int | None  # the upstream's status, or what the client would get for a failure
     outcome: str  # "ok", or why it failed
     seconds: float
     kind: str = "ok"  # "ok", or the failure's kind: status, connect, timeout, protocol
@@ -141,7 +141,7 @@ class Dispatcher:
                     retries, waited = retries + 1, waited or failure.retry_after is not None
                     await self._sleep(decision.wait)
                     continue
-                attempts.append(Attempt(str(route), key, None, "ok", self._clock() - began))
+                attempts.append(Attempt(str(route), key, response.status, "ok", self._clock() - began))
                 return Served(response, route, attempts)
         raise AssertionError("a plan always has a route")  # pragma: no cover - decide gives up on the last
 

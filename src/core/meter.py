@@ -18,7 +18,7 @@ import orjson
 from src.core.accounting import Accounting
 from src.core.dispatcher import Attempt, Served
 from src.core.errors import ProxyError, UpstreamError
-from src.core.streaming import EventSplitter, event_data
+from src.core.streaming import EventSplitter, event_data, is_done, is_message_stop
 from src.transports.base import UpstreamResponse
 from src.usage.limits import Reservation
 from src.usage.record import OK
@@ -45,6 +45,7 @@ class Meter:
     status: int = 200
     usage: dict[str, Any] = field(default_factory=dict)
     first_token: float | None = None
+    ended: float | None = None
     recorded: bool = False
 
     def served(self, served: Served) -> None:
@@ -76,6 +77,7 @@ class Meter:
         """Prices and records the request; the answer has already gone out."""
         if self.recorded:
             return
+        self.ended = time.monotonic()  # the price look-up below is not the client's wait
         tokens = usage_from(self.usage)
         try:
             cost = await self.accounting.cost(self.route, tokens)
@@ -103,7 +105,7 @@ class Meter:
             reasoning_tokens=tokens.reasoning_tokens,
             cached_tokens=tokens.cached_tokens,
             cost_usd=cost,
-            latency_ms=(time.monotonic() - self.started) * 1000,
+            latency_ms=((self.ended or time.monotonic()) - self.started) * 1000,
             ttft_ms=None if self.first_token is None else (self.first_token - self.started) * 1000,
             stream=self.stream,
         )
@@ -119,11 +121,13 @@ class MeteredStream:
         self.status = upstream.status
         self.headers = upstream.headers
         self._ended = False
+        self._complete = False  # its last event ([DONE], message_stop or an error) has arrived
         meter.accounting.metrics.stream_started()
 
     async def read(self) -> bytes:
         body = await self._upstream.read()
         self._meter.saw_completion(body)
+        self._ended = True
         return body
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
@@ -137,12 +141,18 @@ class MeteredStream:
                 yield chunk
         except UpstreamError as exc:
             meter.status = exc.status
-            raise
-        finally:
             self._ended = True
+            raise
+        self._scan([splitter.flush()])
+        if not self._complete and meter.status < 400:
+            meter.status = 502  # ended without its last event: the client got an error event
+        self._ended = True  # not in a `finally`: a cancelled read is a client that left
 
     def _scan(self, events: list[bytes]) -> None:
         for event in events:
+            if is_done(event) or is_message_stop(event):
+                self._complete = True
+                continue
             if b'"usage"' not in event and b'"error"' not in event:
                 continue
             try:
@@ -154,6 +164,7 @@ class MeteredStream:
             self._meter.saw_usage(payload.get("usage") or (payload.get("message") or {}).get("usage"))
             if payload.get("error"):
                 self._meter.status = _error_status(payload["error"])
+                self._complete = True
 
     async def aclose(self) -> None:
         """The stream is over: closed at its end, on an error, or because the client left."""
@@ -167,9 +178,12 @@ class MeteredStream:
 
 
 def _attempt_record(attempt: Attempt) -> AttemptRecord:
-    outcome = OK if attempt.status is None else (f"status_{attempt.status}" if attempt.kind == "status" else attempt.kind)
-    return AttemptRecord(attempt.route, attempt.status if attempt.kind == "status" else None, outcome,
-                         attempt.seconds * 1000)
+    if attempt.kind == "ok":
+        outcome = OK
+    else:
+        outcome = f"status_{attempt.status}" if attempt.kind == "status" else attempt.kind
+    status = attempt.status if attempt.kind in ("ok", "status") else None  # None: it never answered
+    return AttemptRecord(attempt.route, status, outcome, attempt.seconds * 1000)
 
 
 def _openai_shaped(usage: Mapping[str, Any]) -> dict[str, Any]:

@@ -194,7 +194,8 @@ class ProxyMetrics:
             if attempt.outcome == OK:
                 continue
             self.upstream_errors.inc(backend=split_route(attempt.route)[0] or "none", reason=attempt.outcome)
-            if position < len(record.attempts) - 1:  # another route was tried after this one
+            following = record.attempts[position + 1] if position + 1 < len(record.attempts) else None
+            if following is not None and following.route != attempt.route:  # a retry is no failover
                 self.failovers.inc(reason=attempt.outcome)
 
     def stream_started(self) -> None:
