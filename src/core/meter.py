@@ -54,7 +54,7 @@ class Meter:
     def failed(self, error: ProxyError) -> None:
         """Records a request that ended in an error before any answer went out."""
         self.status = error.status
-        if isinstance(error, UpstreamError):
+        if isinstance(error, UpstreamError) and error.attempts:  # a failover that gave up
             self.attempts = tuple(a for a in error.attempts if isinstance(a, Attempt))
             self.route = error.route
         self._write(None)

@@ -194,7 +194,7 @@ def test_a_spent_deadline_never_tries_or_cools_another_route(
     # Regression: the deadline's timer (uvloop's millisecond clock) may fire a hair before time.monotonic()
     # says the deadline passed; the next route then got a ~1 ms attempt that was blamed and cooled.
     backends = {name: backend(scripted.base_url, key, timeout=5) for name, key in KEYS.items()}
-    proxy = start_proxy(make_config(backends, failover={"deadline": 0.2, "cooldown": 30}))
+    proxy = start_proxy(make_config(backends, failover={"deadline": 0.6, "cooldown": 30}))
     client = sdk(proxy)
     names = [f"{round_}-{i}" for round_ in range(3) for i in range(16)]
     for name in names:
