@@ -101,7 +101,7 @@ def test_gauge_goes_both_ways() -> None:
 def test_proxy_metrics() -> None:
     metrics = ProxyMetrics()
     metrics.observe(make_record(
-        attempts=(Attempt("openrouter:openai/gpt-4o", 429, "status_429", 10.0),
+        attempts=(Attempt("openrouter:anthropic/claude-sonnet-4", 429, "status_429", 10.0),
                   Attempt("openrouter:openai/gpt-4o", None, "timeout", 20.0),
                   Attempt("local:llama3", 200, OK, 30.0)),
         route="local:llama3", prompt_tokens=10, completion_tokens=5, reasoning_tokens=2, cached_tokens=0,
