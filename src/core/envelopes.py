@@ -55,7 +55,11 @@ _ANTHROPIC_TYPES = {
 
 def anthropic_type(error: ProxyError) -> str:
     """Anthropic's type for the status: the SDK picks its exception class by status, users read the type."""
-    return _ANTHROPIC_TYPES.get(error.status, "api_error" if error.status >= 500 else "invalid_request_error")
+    return anthropic_type_for(error.status)
+
+
+def anthropic_type_for(status: int) -> str:
+    return _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
 
 
 def anthropic_error(error: ProxyError, message: str) -> bytes:

@@ -73,11 +73,14 @@ class Meter:
             if isinstance(completion, dict):
                 self.saw_usage(completion.get("usage"))
 
-    async def finish(self) -> None:
-        """Prices and records the request; the answer has already gone out."""
+    async def finish(self, answer: bytes | None = None) -> None:
+        """Prices and records the request; the answer (read for its usage here, off the
+        client's path) has already gone out."""
         if self.recorded:
             return
         self.ended = time.monotonic()  # the price look-up below is not the client's wait
+        if answer is not None:
+            self.saw_completion(answer)
         tokens = usage_from(self.usage)
         try:
             cost = await self.accounting.cost(self.route, tokens)

@@ -85,8 +85,7 @@ async def messages(request: Request) -> Response | EventStreamResponse:
             events = relay_events(upstream, route.backend, _error_event(runtime), runtime.redact, is_message_stop)
             return _stream(events, upstream, response_headers, runtime)
         content = await upstream.read()
-        meter.saw_completion(content)
-        return Response(content, upstream.status, response_headers, "application/json", BackgroundTask(meter.finish))
+        return Response(content, upstream.status, response_headers, "application/json", BackgroundTask(meter.finish, content))
     stop_sequences = _stop_sequences(body)
     if stream:
         translator = StreamTranslator(body["model"], call.names, stop_sequences=stop_sequences)

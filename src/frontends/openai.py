@@ -32,9 +32,8 @@ async def chat_completions(request: Request) -> Response | EventStreamResponse:
     response_headers = {**_forwarded(upstream.headers), **served.headers()}
     if not stream:
         content = await upstream.read()
-        intake.meter.saw_completion(content)
         media_type = upstream.headers.get("content-type", "application/json")
-        return Response(content, upstream.status, response_headers, media_type, BackgroundTask(intake.meter.finish))
+        return Response(content, upstream.status, response_headers, media_type, BackgroundTask(intake.meter.finish, content))
     return _event_stream(upstream, served.route, runtime, response_headers)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import orjson
 
+from src.core.envelopes import anthropic_type_for
 from src.translation.tool_names import safe_identifier
 
 # D3. content_filter: LiteLLM says end_turn and CCR stop_sequence; `refusal` is the Anthropic
@@ -20,20 +21,6 @@ _STOP_REASONS = {
     "content_filter": "refusal",
 }
 
-# D6: OpenRouter's skin statuses to Anthropic error types.
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-    503: "overloaded_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
 
 # OpenRouter labels each reasoning_details item with the format of the model that made it;
 # only Anthropic's signatures and encrypted blocks mean anything as Anthropic thinking.
@@ -189,7 +176,7 @@ def error_type(code: object) -> str:
     if isinstance(code, str) and code.isdigit():
         code = int(code)
     if isinstance(code, int) and not isinstance(code, bool):
-        return _ERROR_TYPES.get(code, "api_error" if code >= 500 else "invalid_request_error")
+        return anthropic_type_for(code)
     return "api_error"
 
 
