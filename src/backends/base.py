@@ -52,18 +52,18 @@ class Backend:
         *,
         key: int | None = None,
     ) -> UpstreamResponse:
-        """POST a chat completion with key number `key` (else the next in the rotation);
-        raise an UpstreamError unless the upstream accepted it."""
-        request = self._request("POST", "/chat/completions", client_headers, body, key)
-        response = await self._transport.send(request)
-        if response.status >= 300:
-            raise self.status_error(response.status, await response.read(), response.headers)
-        return response
+        """POST a chat completion with key number `key` (else the next in the rotation)."""
+        return await self._post("/chat/completions", body, client_headers, key)
 
     async def messages(self, body: bytes, client_headers: Mapping[str, str], *, key: int | None = None) -> UpstreamResponse:
         """POST an Anthropic Messages request to the backend's own Messages endpoint, as it is."""
-        request = self._request("POST", "/messages", client_headers, body, key, passthrough=ANTHROPIC_HEADERS)
-        response = await self._transport.send(request)
+        return await self._post("/messages", body, client_headers, key, ANTHROPIC_HEADERS)
+
+    async def _post(
+        self, path: str, body: bytes, client: Mapping[str, str], key: int | None, passthrough: tuple[str, ...] = ()
+    ) -> UpstreamResponse:
+        """Raises an UpstreamError unless the upstream accepted the request."""
+        response = await self._transport.send(self._request("POST", path, client, body, key, passthrough=passthrough))
         if response.status >= 300:
             raise self.status_error(response.status, await response.read(), response.headers)
         return response

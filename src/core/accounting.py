@@ -28,7 +28,6 @@ class Accounting:
         self.store = UsageStore(config.usage.database)
         self.metrics = ProxyMetrics()
         self._catalog = catalog
-        self._default_backend = config.default_backend
         self._open = config.disable_auth
         self._keys: dict[str, ProxyKey] = {key.name: key for key in config.auth.api_keys}
         self._allowed = {
@@ -41,7 +40,7 @@ class Accounting:
             for key in config.auth.api_keys
             if key.budget_usd is not None or key.rpm is not None
         }
-        self._budgets = Budgets(limits, self._spent_since)
+        self._budgets = Budgets(limits, self.store.spent)
 
     def is_admin(self, key_name: str) -> bool:
         if self._open:
@@ -80,7 +79,7 @@ class Accounting:
     async def _pricing(self, backend: str, model: str) -> Mapping[str, Any] | None:
         if not self._catalog.lists(backend):
             return None
-        public_id = model if backend == self._default_backend else f"{backend}:{model}"
+        public_id = self._catalog.public_id(backend, model)
         for entry in await self._catalog.backend_models(backend):
             if entry["id"] == public_id:
                 pricing = entry.get("pricing")
@@ -93,9 +92,6 @@ class Accounting:
         self.store.record(record)
         self.metrics.observe(record)
 
-    def _spent_since(self, key_name: str, since: float | None) -> float:
-        return self.store.spent(key_name, since)
-
     def spent(self, key_name: str) -> float:
+        """The key's spend in its budget period, requests in flight included."""
         return self._budgets.spent(key_name)
-

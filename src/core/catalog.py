@@ -21,7 +21,7 @@ def public_model(raw: Mapping[str, Any], backend: str, is_default: bool) -> dict
     """One entry of the OpenAI list format, with an id that can be sent back as `model` unchanged."""
     model_id = raw["id"]
     entry: dict[str, Any] = {
-        "id": model_id if is_default else f"{backend}:{model_id}",
+        "id": model_id if is_default else f"{backend}:{model_id}",  # ModelCatalog.public_id
         "object": "model",
         "created": raw.get("created") if isinstance(raw.get("created"), int) else 0,
         "owned_by": raw.get("owned_by") or _vendor(model_id) or backend,
@@ -52,6 +52,10 @@ class ModelCatalog:
 
     def lists(self, backend: str) -> bool:
         return backend in self._backends
+
+    def public_id(self, backend: str, model: str) -> str:
+        """The id a client sends back for `model` of `backend`: plain on the default backend."""
+        return model if backend == self._default else f"{backend}:{model}"
 
     async def models(self) -> list[dict[str, Any]]:
         per_backend = await asyncio.gather(*(self.backend_models(name) for name in self._backends))

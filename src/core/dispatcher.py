@@ -19,7 +19,7 @@ from src.backends.hybrid import Hybrid
 from src.core.config import FailoverConfig
 from src.core.cooldown import Cooldowns
 from src.core.errors import DeadlineExceeded, UpstreamError
-from src.core.failover import Action, History, classify, decide, moves_on
+from src.core.failover import KEY_FAULTS, Action, History, classify, decide, moves_on
 from src.core.held import first_event, read_whole
 from src.core.pipeline import apply_route
 from src.core.routing import Route
@@ -121,7 +121,7 @@ class Dispatcher:
                         elapsed=elapsed,
                     )
                     decision = decide(failure, history, self._policy, jitter=random.uniform(0.5, 1.0))
-                    if key is not None and failure.status in (401, 402, 429):
+                    if key is not None and failure.status in KEY_FAULTS:
                         self.cooldowns.cool_key(route.backend, key)
                     following = routes[position + 1] if decision.action is Action.NEXT_ROUTE else route
                     log.info(

@@ -53,6 +53,10 @@ _ANTHROPIC_TYPES = {
 }
 
 
+# An Anthropic error event names a type, not a status: the same table, read the other way.
+ANTHROPIC_STATUSES = {kind: status for status, kind in _ANTHROPIC_TYPES.items()} | {"api_error": 500, "timeout_error": 504}
+
+
 def anthropic_type(error: ProxyError) -> str:
     """Anthropic's type for the status: the SDK picks its exception class by status, users read the type."""
     return anthropic_type_for(error.status)

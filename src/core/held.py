@@ -13,25 +13,10 @@ from dataclasses import dataclass, field
 import orjson
 
 from src.backends.base import Backend
-from src.core.errors import UpstreamError, UpstreamUnreachable
+from src.core.envelopes import ANTHROPIC_STATUSES
+from src.core.errors import UpstreamUnreachable
 from src.core.streaming import EventSplitter, event_data, has_error, is_whole
 from src.transports.base import UpstreamResponse
-
-
-# An Anthropic error event names a type, not a status.
-ANTHROPIC_STATUSES = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
-
 
 @dataclass
 class BufferedResponse:
@@ -163,13 +148,9 @@ def _raise_if_error(payload: bytes, backend: Backend, headers: Mapping[str, str]
     if code is None and isinstance(error, dict):
         code = ANTHROPIC_STATUSES.get(error.get("type"))  # type: ignore[arg-type]
     status = int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else 502
-    raise _as_error(backend, status if 400 <= status <= 599 else 502, payload, headers)
+    raise backend.status_error(status if 400 <= status <= 599 else 502, payload, headers)
 
 
 def _finished_by_error(data: dict) -> bool:  # type: ignore[type-arg]
     choices = data.get("choices")
     return isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason") == "error" for c in choices)
-
-
-def _as_error(backend: Backend, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
-    return backend.status_error(status, payload, headers)

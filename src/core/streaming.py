@@ -144,6 +144,8 @@ async def relay_events(
 
 def is_message_stop(event: bytes) -> bool:
     """The end of an Anthropic Messages stream."""
+    if b"message_stop" not in event:
+        return False  # the usual case, decided without copying the event
     return event.startswith(b"event: message_stop") or b'"type":"message_stop"' in event.replace(b" ", b"")
 
 

@@ -35,7 +35,7 @@ async def add_suggestions(error: UpstreamStatusError, catalog: ModelCatalog) -> 
         return
     # The catalog's ids are what a client sends back: `backend:id` on all but the default backend.
     ids = [entry["id"] for entry in await catalog.backend_models(backend)]
-    prefix = f"{backend}:" if any(i.startswith(f"{backend}:") for i in ids) else ""
+    prefix = catalog.public_id(backend, "")
     suggestions = did_you_mean(model, [i.removeprefix(prefix) for i in ids])
     if suggestions:
         error.message = f"{error.message} (did you mean {', '.join(repr(prefix + s) for s in suggestions)}?)"

@@ -43,11 +43,13 @@ class MessagesCall:
     headers: Mapping[str, str]
     backends: Mapping[str, Backend]
     stream: bool
+    first: Route
     names: ToolNames = field(init=False)
     _chats: dict[bool, ChatCall] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._chat(False)  # translates now, so a malformed request fails before any attempt
+        # Translated now, as the first route needs it, so a malformed request fails before any attempt.
+        self._chat(_keeps_cache_control(self.first))
 
     def _chat(self, keep_cache_control: bool) -> ChatCall:
         """The translation for routes that do (Claude) or do not understand cache_control.
@@ -65,15 +67,19 @@ class MessagesCall:
     async def send(self, route: Route, key: int | None) -> UpstreamResponse:
         if self.is_native(route):
             return await self.backends[route.backend].messages(apply_route(self.raw, self.body, route), self.headers, key=key)
-        model = (route.hybrid.execution if route.hybrid else route).model
-        return await self._chat("claude" in model.lower()).send(route, key)
+        return await self._chat(_keeps_cache_control(route)).send(route, key)
+
+
+def _keeps_cache_control(route: Route) -> bool:
+    """Only Claude models understand Anthropic's cache_control marks."""
+    return "claude" in (route.hybrid.execution if route.hybrid else route).model.lower()
 
 
 async def messages(request: Request) -> Response | EventStreamResponse:
     intake = await take_in(request, "anthropic", _check)
     runtime, body, stream = intake.runtime, intake.body, intake.stream
     try:
-        call = MessagesCall(intake.raw, body, intake.headers, runtime.dispatcher.backends, stream)
+        call = MessagesCall(intake.raw, body, intake.headers, runtime.dispatcher.backends, stream, intake.plan[0])
     except ProxyError as error:
         intake.meter.failed(error)
         raise
@@ -94,7 +100,6 @@ async def messages(request: Request) -> Response | EventStreamResponse:
     try:
         completion = _completion(await upstream.read(), route.backend)
     except ProxyError as error:
-        meter.recorded = False
         meter.failed(error)
         raise
     meter.saw_usage(completion.get("usage"))

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 
 from src.core.completion_stream import completion_as_events
-from src.core.envelopes import anthropic_type
+from src.core.envelopes import anthropic_stream_error
 from src.core.errors import UpstreamError, UpstreamProtocolError, UpstreamUnreachable
 from src.core.streaming import EventSplitter, event_data, is_done, is_whole
 from src.transports.base import UpstreamResponse
@@ -43,13 +43,13 @@ async def translated_events(
             complete = _translate(tail, translator, out) or complete
             yield b"".join(out)
     except UpstreamError as exc:
-        yield translator.error(anthropic_type(exc), redact(exc.message))
+        yield anthropic_stream_error(exc, redact(exc.message))
         return
     if complete:
         yield b"".join(translator.finish())
     else:
         failure = UpstreamUnreachable(backend, "the stream ended before it was complete")
-        yield translator.error(anthropic_type(failure), failure.message)
+        yield anthropic_stream_error(failure, failure.message)
 
 
 def _translate(event: bytes, translator: StreamTranslator, out: list[bytes]) -> bool:

@@ -26,8 +26,11 @@ class Intake:
     raw: bytes
     body: dict[str, Any]
     plan: tuple[Route, ...]
-    stream: bool
     meter: Meter
+
+    @property
+    def stream(self) -> bool:
+        return self.meter.stream
 
 
 async def take_in(request: Request, frontend: str, check: Callable[[dict[str, Any]], None] | None = None) -> Intake:
@@ -48,7 +51,7 @@ async def take_in(request: Request, frontend: str, check: Callable[[dict[str, An
     except ProxyError as error:
         meter.failed(error)
         raise
-    return Intake(runtime, headers, raw, body, plan, meter.stream, meter)
+    return Intake(runtime, headers, raw, body, plan, meter)
 
 
 async def serve(request: Request, intake: Intake, outbound: Outbound) -> Served:
@@ -65,7 +68,6 @@ async def serve(request: Request, intake: Intake, outbound: Outbound) -> Served:
         meter.failed(error)
         raise
     except ClientDisconnected:
-        meter.status = CLIENT_LEFT
         meter.failed(ProxyError("client left", status=CLIENT_LEFT))
         raise
     meter.served(served)

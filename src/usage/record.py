@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 OK = "ok"  # the outcome of an attempt that succeeded; any other outcome is a short failure reason
-FRONTENDS = ("openai", "anthropic")
 
 
 @dataclass(frozen=True, slots=True)

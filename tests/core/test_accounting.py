@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from src.core.accounting import Accounting
+from src.core.catalog import ModelCatalog
 from src.core.config import Config
 from src.core.errors import LimitReached, PermissionDenied
 from src.core.routing import Router
@@ -23,6 +24,9 @@ class FakeCatalog:
     def __init__(self, models: Mapping[str, list[dict[str, Any]]]) -> None:
         self.models = models
         self.lookups: list[str] = []
+        self._default = "openrouter"  # the configured default backend, for the real id rule below
+
+    public_id = ModelCatalog.public_id
 
     def lists(self, backend: str) -> bool:
         return backend in self.models
