@@ -15,7 +15,7 @@ from src.backends import build_backends
 from src.core.config import Config
 from src.core.errors import ConfigError, UpstreamError
 from src.core.settings import load_config
-from src.transports.aiohttp import AiohttpTransport
+from src.transports.http1 import Http1Transport
 from src.usage.models_listing import ModelRow, filter_rows, format_table, rows_from_catalog, rows_json
 from src.usage.report import format_summary
 from src.usage.schema import SchemaError
@@ -77,7 +77,7 @@ def _usage(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _models(args: argparse.Namespace, config: Config) -> int:
-    transport = AiohttpTransport()
+    transport = Http1Transport()
     try:
         backends = build_backends(config, transport)
         listed = await asyncio.gather(*(b.list_models() for b in backends.values()), return_exceptions=True)

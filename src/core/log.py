@@ -15,5 +15,3 @@ def configure_logging(level: str, redact: Redactor) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiohttp logs nothing a user needs at info; uvicorn's own loggers propagate to the root handler.
-    logging.getLogger("aiohttp").setLevel(max(logging.WARNING, root.level))

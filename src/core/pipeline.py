@@ -15,8 +15,9 @@ from typing import Any
 
 import orjson
 
-from starlette.requests import Request
+from starlette.types import Receive
 
+from src.core.disconnect import ClientDisconnected
 from src.core.errors import InvalidRequest, LoopDetected, RequestTooLarge
 from src.core.identity import HOP_HEADER
 from src.core.routing import Route
@@ -39,19 +40,24 @@ def reject_loops(headers: Mapping[str, str]) -> None:
         )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
     """The raw request body, refused once it passes `limit` bytes (declared or actually sent)."""
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _too_large(limit: int) -> RequestTooLarge:

@@ -8,12 +8,12 @@ every other route gets it translated to chat completions, and its answer transla
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from src.backends.base import Backend
@@ -91,7 +91,7 @@ async def messages(request: Request) -> Response | EventStreamResponse:
             events = relay_events(upstream, route.backend, _error_event(runtime), runtime.redact, is_message_stop)
             return _stream(events, upstream, response_headers, runtime)
         content = await upstream.read()
-        return Response(content, upstream.status, response_headers, "application/json", BackgroundTask(meter.finish, content))
+        return Response(content, upstream.status, response_headers, "application/json", partial(meter.finish, content))
     stop_sequences = _stop_sequences(body)
     if stream:
         translator = StreamTranslator(body["model"], call.names, stop_sequences=stop_sequences)
@@ -104,14 +104,14 @@ async def messages(request: Request) -> Response | EventStreamResponse:
         raise
     meter.saw_usage(completion.get("usage"))
     message = chat_to_message(completion, body["model"], call.names, stop_sequences=stop_sequences)
-    return JSONResponse(message, headers=response_headers, background=BackgroundTask(meter.finish))
+    return JSONResponse(message, headers=response_headers, background=meter.finish)
 
 
 async def count_tokens(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     reject_loops(request.headers)
     runtime.keys.authenticate(request.headers)
-    body = parse_json_object(await read_body(request, runtime.body_limit))
+    body = parse_json_object(await read_body(request.receive, request.headers, runtime.body_limit))
     if not isinstance(body.get("messages"), list):
         raise InvalidRequest("messages: a list of messages is required", param="messages")
     return JSONResponse({"input_tokens": estimate_input_tokens(body)})

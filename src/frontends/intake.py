@@ -40,7 +40,7 @@ async def take_in(request: Request, frontend: str, check: Callable[[dict[str, An
     key_name = runtime.keys.authenticate(headers)
     meter = Meter(runtime.accounting, key_name, headers.get("user-agent"), frontend, "", False)
     try:
-        raw = await read_body(request, runtime.body_limit)
+        raw = await read_body(request.receive, headers, runtime.body_limit)
         body = parse_json_object(raw)
         meter.requested_model = str(body.get("model", ""))[:200]
         meter.stream = body.get("stream") is True

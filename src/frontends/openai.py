@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from functools import partial
 
 import orjson
 from starlette.requests import Request
-from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from src.core.completion_stream import completion_as_events
@@ -33,7 +33,7 @@ async def chat_completions(request: Request) -> Response | EventStreamResponse:
     if not stream:
         content = await upstream.read()
         media_type = upstream.headers.get("content-type", "application/json")
-        return Response(content, upstream.status, response_headers, media_type, BackgroundTask(intake.meter.finish, content))
+        return Response(content, upstream.status, response_headers, media_type, partial(intake.meter.finish, content))
     return _event_stream(upstream, served.route, runtime, response_headers)
 
 

@@ -55,7 +55,10 @@ class _Values(Metric):
         self.values: dict[Labels, float] = {} if labelnames else {(): 0.0}
 
     def _add(self, amount: float, labels: dict[str, object]) -> None:
-        key = self._key(labels)
+        self.add_at(self._key(labels), amount)
+
+    def add_at(self, key: Labels, amount: float) -> None:
+        """The hot path: label values as strings, in `labelnames` order, unchecked."""
         self.values[key] = self.values.get(key, 0.0) + amount
 
     def _samples(self) -> Iterable[str]:
@@ -99,7 +102,10 @@ class Histogram(Metric):
         self.series: dict[Labels, tuple[list[int], list[float]]] = {}
 
     def observe(self, value: float, **labels: object) -> None:
-        key = self._key(labels)
+        self.observe_at(self._key(labels), value)
+
+    def observe_at(self, key: Labels, value: float) -> None:
+        """The hot path: label values as strings, in `labelnames` order, unchecked."""
         series = self.series.get(key)
         if series is None:
             series = self.series[key] = ([0] * (len(self.buckets) + 1), [0.0])
@@ -180,23 +186,24 @@ class ProxyMetrics:
 
     def observe(self, record: UsageRecord) -> None:
         route = record.route or "none"
-        self.requests.inc(frontend=record.frontend, route=route, status=record.status)
-        self.duration.observe(record.latency_ms / 1000, frontend=record.frontend)
+        frontend = (record.frontend,)
+        self.requests.add_at((record.frontend, route, str(record.status)), 1)
+        self.duration.observe_at(frontend, record.latency_ms / 1000)
         if record.ttft_ms is not None:
-            self.ttft.observe(record.ttft_ms / 1000, frontend=record.frontend)
+            self.ttft.observe_at(frontend, record.ttft_ms / 1000)
         counts = (record.prompt_tokens, record.completion_tokens, record.reasoning_tokens, record.cached_tokens)
         for kind, count in zip(TOKEN_KINDS, counts, strict=True):
             if count:
-                self.tokens.inc(count, route=route, kind=kind)
+                self.tokens.add_at((route, kind), count)
         if record.cost_usd is not None:
-            self.cost.inc(record.cost_usd, route=route)
+            self.cost.add_at((route,), record.cost_usd)
         for position, attempt in enumerate(record.attempts):
             if attempt.outcome == OK:
                 continue
-            self.upstream_errors.inc(backend=split_route(attempt.route)[0] or "none", reason=attempt.outcome)
+            self.upstream_errors.add_at((split_route(attempt.route)[0] or "none", attempt.outcome), 1)
             following = record.attempts[position + 1] if position + 1 < len(record.attempts) else None
             if following is not None and following.route != attempt.route:  # a retry is no failover
-                self.failovers.inc(reason=attempt.outcome)
+                self.failovers.add_at((attempt.outcome,), 1)
 
     def stream_started(self) -> None:
         self.streams_in_flight.inc()

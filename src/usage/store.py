@@ -16,7 +16,6 @@ import os
 import queue
 import sqlite3
 import threading
-import time
 from contextlib import closing
 from os import PathLike
 from typing import Any
@@ -62,6 +61,7 @@ class UsageStore:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._wake = threading.Event()  # a full batch, a flush or close: write now
 
     @property
     def enabled(self) -> bool:
@@ -84,6 +84,8 @@ class UsageStore:
                 log.warning("usage store is closed: a record of %s was not kept", rec.requested_model)
                 return
             self._queue.put_nowait(rec)
+            if self._queue.qsize() >= self.batch_size:
+                self._wake.set()
         except Exception:  # recording must never break a request
             log.exception("cannot queue a usage record")
 
@@ -93,6 +95,7 @@ class UsageStore:
             return
         barrier = _Barrier()
         self._queue.put_nowait(barrier)
+        self._wake.set()
         await asyncio.to_thread(barrier.done.wait)
 
     async def close(self) -> None:
@@ -106,36 +109,48 @@ class UsageStore:
             await self.start()
         self._closed = True
         self._queue.put_nowait(_STOP)
+        self._wake.set()
         assert self._thread is not None
         await asyncio.to_thread(self._thread.join)
 
     def _run(self, conn: sqlite3.Connection) -> None:
-        pending: list[UsageRecord] = []
-        deadline = 0.0
+        pending: list[UsageRecord] = []  # records whose write failed, tried again every flush_interval
         try:
             while True:
-                timeout = max(0.0, deadline - time.monotonic()) if pending else None
                 try:
-                    item = self._queue.get(timeout=timeout)
+                    first = self._queue.get(timeout=self.flush_interval if pending else None)
                 except queue.Empty:
-                    item = None  # the oldest pending record has waited flush_interval
-                if isinstance(item, UsageRecord):
-                    if not pending:
-                        deadline = time.monotonic() + self.flush_interval
-                    pending.append(item)
-                    if len(pending) < self.batch_size and time.monotonic() < deadline:
+                    pending = self._write(conn, pending)
+                    continue
+                if isinstance(first, UsageRecord):
+                    # Let the batch gather: one wake-up per batch rather than per record keeps
+                    # this thread from contending for the GIL with the event loop on every request.
+                    self._wake.wait(self.flush_interval)
+                self._wake.clear()
+                for item in self._drain(first):
+                    if isinstance(item, UsageRecord):
+                        pending.append(item)
                         continue
+                    if pending:
+                        pending = self._write(conn, pending)
+                    if isinstance(item, _Barrier):
+                        item.done.set()
+                    elif item is _STOP:
+                        if pending:
+                            log.error("usage store: %d records could not be written and are lost", len(pending))
+                        return
                 if pending:
                     pending = self._write(conn, pending)
-                    deadline = time.monotonic() + self.flush_interval  # when a failed batch is tried again
-                if isinstance(item, _Barrier):
-                    item.done.set()
-                elif item is _STOP:
-                    if pending:
-                        log.error("usage store: %d records could not be written and are lost", len(pending))
-                    return
         finally:
             conn.close()
+
+    def _drain(self, first: object) -> list[object]:
+        items = [first]
+        try:
+            while True:
+                items.append(self._queue.get_nowait())
+        except queue.Empty:
+            return items
 
     def _write(self, conn: sqlite3.Connection, batch: list[UsageRecord]) -> list[UsageRecord]:
         """Commit `batch` in one transaction; what is left to retry (all of it on failure)."""

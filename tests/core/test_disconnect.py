@@ -1,5 +1,6 @@
 """cancelled_on_disconnect: a block is cancelled, and ClientDisconnected raised, when the client leaves;
-otherwise the block runs to its end and the watcher is stopped. Other cancellations pass unchanged."""
+otherwise the block runs to its end and the watcher is stopped. Other cancellations pass unchanged.
+A block shorter than `watch_after` never starts a watcher."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ async def test_disconnect_cancels_the_block_and_raises_client_disconnected(first
     receive = FakeReceive(*first)
     reached = []
     with pytest.raises(ClientDisconnected):
-        async with cancelled_on_disconnect(receive):
+        async with cancelled_on_disconnect(receive, watch_after=0):
             reached.append("start")
             receive.gone.set()
             await asyncio.sleep(LONG)
@@ -74,7 +75,7 @@ async def test_disconnect_while_the_block_waits_on_something_else() -> None:
 
     helper = asyncio.ensure_future(leave_soon())
     with pytest.raises(ClientDisconnected):
-        async with cancelled_on_disconnect(receive):
+        async with cancelled_on_disconnect(receive, watch_after=0):
             await asyncio.wait_for(never.wait(), LONG)
     await helper
 
@@ -82,7 +83,7 @@ async def test_disconnect_while_the_block_waits_on_something_else() -> None:
 async def test_without_a_disconnect_the_block_completes_and_the_watcher_is_cancelled() -> None:
     receive = FakeReceive(REQUEST)
     result = []
-    async with cancelled_on_disconnect(receive):
+    async with cancelled_on_disconnect(receive, watch_after=0):
         await asyncio.sleep(0.01)
         result.append(42)
     assert result == [42]
@@ -93,7 +94,7 @@ async def test_without_a_disconnect_the_block_completes_and_the_watcher_is_cance
 
 async def test_a_block_that_never_awaits_completes_too() -> None:
     receive = FakeReceive()
-    async with cancelled_on_disconnect(receive):
+    async with cancelled_on_disconnect(receive, watch_after=0):
         value = 1 + 1
     assert value == 2
     # The watcher may not even have started; either way nothing is left waiting on `receive`.
@@ -106,7 +107,7 @@ async def test_a_block_that_never_awaits_completes_too() -> None:
 async def test_an_exception_in_the_block_propagates_and_stops_the_watcher() -> None:
     receive = FakeReceive(REQUEST)
     with pytest.raises(ValueError, match="boom"):
-        async with cancelled_on_disconnect(receive):
+        async with cancelled_on_disconnect(receive, watch_after=0):
             await asyncio.sleep(0.01)
             raise ValueError("boom")
     assert await until(lambda: receive.cancelled)
@@ -119,7 +120,7 @@ async def test_cancellation_from_elsewhere_stays_a_cancelled_error() -> None:
 
     async def work() -> None:
         try:
-            async with cancelled_on_disconnect(receive):
+            async with cancelled_on_disconnect(receive, watch_after=0):
                 entered.set()
                 await asyncio.sleep(LONG)
         except ClientDisconnected:
@@ -129,6 +130,7 @@ async def test_cancellation_from_elsewhere_stays_a_cancelled_error() -> None:
 
     task = asyncio.ensure_future(work())
     await entered.wait()
+    assert await until(lambda: receive.calls == 2)  # the watcher is waiting for the next message
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -140,7 +142,26 @@ async def test_cancellation_from_elsewhere_stays_a_cancelled_error() -> None:
 async def test_cancelled_error_raised_in_the_block_is_not_turned_into_a_disconnect() -> None:
     receive = FakeReceive(REQUEST)
     with pytest.raises(asyncio.CancelledError):
-        async with cancelled_on_disconnect(receive):
+        async with cancelled_on_disconnect(receive, watch_after=0):
             await asyncio.sleep(0.01)
             raise asyncio.CancelledError
     assert await until(lambda: receive.cancelled)
+
+
+async def test_a_block_shorter_than_watch_after_starts_no_watcher() -> None:
+    receive = FakeReceive(REQUEST)
+    async with cancelled_on_disconnect(receive, watch_after=0.05):
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.06)
+    assert receive.calls == 0
+
+
+async def test_a_longer_block_is_watched_from_watch_after_on() -> None:
+    receive = FakeReceive(REQUEST)
+    receive.gone.set()  # the client left at once; it is noticed when the watch begins
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ClientDisconnected):
+        async with cancelled_on_disconnect(receive, watch_after=0.05):
+            await asyncio.sleep(LONG)
+    assert 0.04 <= asyncio.get_running_loop().time() - started < 1.0
+    assert receive.calls == 2

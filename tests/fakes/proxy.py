@@ -12,12 +12,12 @@ import uvicorn
 
 from src.core.app import create_app
 from src.core.config import Config
-from src.transports.aiohttp import AiohttpTransport
+from src.transports.http1 import Http1Transport
 from src.transports.base import Transport
 
 
 class RunningProxy:
-    def __init__(self, config: Config, transport_factory: Callable[[], Transport] = AiohttpTransport) -> None:
+    def __init__(self, config: Config, transport_factory: Callable[[], Transport] = Http1Transport) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))

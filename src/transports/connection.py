@@ -1,0 +1,181 @@
+"""One keep-alive HTTP/1.1 client connection: an asyncio protocol fed to httptools (llhttp).
+
+It carries one exchange at a time. The response's head resolves a future; body chunks queue
+up until the reader takes them, and past HIGH_WATER bytes the socket stops being read, so a
+slow client slows its upstream instead of filling memory. Failures are recorded as the
+private exceptions below and raised to the reader; `src.transports.http1` turns them into
+the proxy's errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+import httptools
+
+HIGH_WATER = 256 * 1024  # buffered body bytes past which the socket is paused
+
+
+class Closed(Exception):
+    """The connection closed before the response ended (`mid_response`: after some of it arrived)."""
+
+    def __init__(self, mid_response: bool) -> None:
+        super().__init__()
+        self.mid_response = mid_response
+
+
+class Malformed(Exception):
+    """The upstream's bytes are not HTTP/1.1."""
+
+
+class ReadTimeout(Exception):
+    """Nothing arrived for the read timeout."""
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self._parser = httptools.HttpResponseParser(self)
+        self._begin()
+
+    def _begin(self) -> None:
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.complete = False
+        self._keep_alive = False
+        self.received = False  # any byte of this exchange's response
+        self._head: asyncio.Future[None] | None = None
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._error: Exception | None = None
+        self._paused = False
+        self._sized = False  # Content-Length or chunked: the body's end is marked, not the close
+
+    # --- driven by the reader -------------------------------------------------------------
+
+    async def exchange(self, head: bytes, body: bytes | None, timeout: float) -> None:
+        """Write one request and wait up to `timeout` for the response's status line and headers."""
+        self._begin()
+        self._head = self.loop.create_future()
+        assert self.transport is not None
+        self.transport.write(head + body if body and len(body) < 65536 else head)
+        if body and len(body) >= 65536:
+            self.transport.write(body)  # no copy of a large body just to join it
+        timer = self.loop.call_later(timeout, self._expire, self._head)
+        try:
+            await self._head
+        finally:
+            timer.cancel()
+
+    async def next_chunk(self, timeout: float) -> bytes:
+        """The body bytes that have arrived (waiting up to `timeout` for some); b"" at the end."""
+        while not self._chunks:
+            if self._error is not None:
+                raise self._error
+            if self.complete:
+                return b""
+            self._waiter = self.loop.create_future()
+            timer = self.loop.call_later(timeout, self._expire, self._waiter)
+            try:
+                await self._waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        chunk = self._chunks.popleft() if len(self._chunks) == 1 else self._take_all()
+        self._buffered -= len(chunk)
+        if self._paused and self._buffered < HIGH_WATER // 4 and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return chunk
+
+    def _take_all(self) -> bytes:
+        chunk = b"".join(self._chunks)
+        self._chunks.clear()
+        return chunk
+
+    @property
+    def reusable(self) -> bool:
+        return self.complete and self._keep_alive and not self.closed and self._error is None
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _expire(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            waiter.set_exception(ReadTimeout())
+
+    def _fail(self, error: Exception) -> None:
+        self._error = error
+        for future in (self._head, self._waiter):
+            if future is not None and not future.done():
+                future.set_exception(error)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    # --- asyncio protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(Malformed(str(exc) or type(exc).__name__))
+            self.close()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too: a half-closed upstream will send nothing more
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.complete or self._error is not None:
+            return
+        if self._head is not None and self._head.done() and not self._sized:
+            self.on_message_complete()  # a body delimited by the close itself
+        else:
+            self._fail(Closed(self.received))
+
+    # --- httptools parser callbacks -------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status < 200:  # 100 Continue and friends: the real answer follows
+            self.headers = {}
+            return
+        self.status = status
+        self._sized = "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", "")
+        if self._head is not None and not self._head.done():
+            self._head.set_result(None)
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self.status == 0:
+            return  # the end of an informational response
+        self.complete = True
+        self._keep_alive = self._parser.should_keep_alive()  # llhttp forgets it once the next message starts
+        self.idle_since = time.monotonic()
+        self._wake()

@@ -1,0 +1,218 @@
+"""The production transport: HTTP/1.1 over keep-alive pools of asyncio connections.
+
+Why our own client: on the benchmark, aiohttp's client cost about 150 µs of CPU per
+request, more than all the rest of the proxy; this one costs about 20 µs. It does what an
+LLM upstream needs and nothing else: one pool per origin, TLS, Content-Length, chunked and
+close-delimited bodies, gzip and deflate, connect and read timeouts. It follows no redirects
+and keeps no cookies. Every failure becomes UpstreamUnreachable or UpstreamTimeout in
+`_translate`, and only there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+import ssl
+import time
+import zlib
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from urllib.parse import urlsplit
+
+from src.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from src.transports.base import UpstreamRequest
+from src.transports.connection import Closed, Connection, Malformed, ReadTimeout
+
+IDLE_LIMIT = 15.0  # seconds a pooled connection is trusted (as aiohttp); servers drop idle ones in time
+Origin = tuple[str, str, int]  # scheme, host, port
+
+
+class _Refused(Exception):
+    """A header name or value that would change the request's framing (CR, LF or NUL)."""
+
+
+class Http1Transport:
+    def __init__(self) -> None:
+        self._idle: dict[Origin, deque[Connection]] = {}  # newest on the right: reused first
+        self._tls: ssl.SSLContext | None = None
+
+    async def send(self, request: UpstreamRequest) -> Http1Response:
+        try:
+            origin, target = _split(request.url)
+            head = _head(request.method, target, origin, request.headers, request.body)
+            return await self._exchange(origin, head, request)
+        except BaseException as exc:
+            raise _translate(exc, request) from None
+
+    async def _exchange(self, origin: Origin, head: bytes, request: UpstreamRequest) -> Http1Response:
+        # A pooled connection the server has just dropped fails like any other: the request is not
+        # sent again here, since a POST may already be generating (and billing). Failover decides.
+        conn = self._pooled(origin) or await self._connect(origin, request.connect_timeout)
+        return await self._roundtrip(conn, origin, head, request)
+
+    async def _roundtrip(self, conn: Connection, origin: Origin, head: bytes, request: UpstreamRequest) -> Http1Response:
+        try:
+            await conn.exchange(head, request.body, request.timeout)
+        except BaseException:
+            conn.close()
+            raise
+        return Http1Response(conn, self, origin, request)
+
+    def _pooled(self, origin: Origin) -> Connection | None:
+        idle = self._idle.get(origin)
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and now - conn.idle_since < IDLE_LIMIT:
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(self, origin: Origin, timeout: float) -> Connection:
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        tls = self._tls_context() if scheme == "https" else None
+        async with asyncio.timeout(timeout):
+            _, conn = await loop.create_connection(
+                lambda: Connection(loop), host, port, ssl=tls, server_hostname=host if tls else None
+            )
+        return conn
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()  # honours SSL_CERT_FILE and SSL_CERT_DIR
+            self._tls.set_alpn_protocols(["http/1.1"])
+        return self._tls
+
+    def release(self, conn: Connection, origin: Origin) -> None:
+        if not conn.reusable:
+            conn.close()
+            return
+        idle = self._idle.get(origin)
+        if idle is None:
+            idle = self._idle[origin] = deque()
+        idle.append(conn)
+        oldest = idle[0]
+        if oldest.closed or conn.idle_since - oldest.idle_since >= IDLE_LIMIT:
+            idle.popleft().close()  # one stale connection dropped per release: the pool never hoards them
+
+    async def aclose(self) -> None:
+        """Close the idle connections; those in use close with their responses."""
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()
+
+
+class Http1Response:
+    __slots__ = ("_conn", "_transport", "_origin", "_request", "_decoder", "_released", "status", "headers")
+
+    def __init__(self, conn: Connection, transport: Http1Transport, origin: Origin, request: UpstreamRequest) -> None:
+        self._conn = conn
+        self._transport = transport
+        self._origin = origin
+        self._request = request
+        self._released = False
+        self.status = conn.status
+        self.headers = conn.headers  # lower-case names
+        self._decoder = _decoder(self.headers.get("content-encoding"))
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.iter_chunks()])
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                chunk = await self._conn.next_chunk(self._request.timeout)
+                if not chunk:
+                    break
+                if self._decoder is not None:
+                    chunk = self._decoder.decompress(chunk)
+                    if not chunk:
+                        continue
+                yield chunk
+            if self._decoder is not None and (tail := self._decoder.flush()):
+                yield tail
+        except Exception as exc:
+            if not self._released:
+                self._conn.close()
+            raise _translate(exc, self._request) from None
+        finally:
+            # Also when the reader stops early (GeneratorExit, cancellation), perhaps long after an
+            # aclose(): a connection already handed back may be serving another request by then.
+            self._release()
+
+    async def aclose(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._transport.release(self._conn, self._origin)
+
+
+@functools.lru_cache(maxsize=256)
+def _split(url: str) -> tuple[Origin, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return (parts.scheme, parts.hostname, port), target
+
+
+def _head(method: str, target: str, origin: Origin, headers: Mapping[str, str], body: bytes | None) -> bytes:
+    scheme, host, port = origin
+    default_port = 443 if scheme == "https" else 80
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}" if port == default_port else f"Host: {host}:{port}"]
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\0" in value or ":" in name or "\n" in name:
+            raise _Refused(name)
+        lines.append(f"{name}: {value}")
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("utf-8")
+
+
+def _decoder(encoding: str | None) -> zlib._Decompress | None:  # type: ignore[name-defined]
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    return None
+
+
+def _translate(exc: BaseException, request: UpstreamRequest) -> BaseException:
+    """The one place the client's failures become ours. Others (cancellation) pass unchanged."""
+    if isinstance(exc, UpstreamError) or not isinstance(exc, Exception):
+        return exc
+    origin = _origin(request)
+    if isinstance(exc, ReadTimeout):
+        return UpstreamTimeout(request.backend, f"no response within {request.timeout:g}s from {origin}")
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeout(request.backend, f"no connection within {request.connect_timeout:g}s to {origin}")
+    if isinstance(exc, Closed):
+        where = "mid-response" if exc.mid_response else "before answering"
+        return UpstreamUnreachable(request.backend, f"{origin} closed the connection {where}")
+    if isinstance(exc, Malformed):
+        return UpstreamUnreachable(request.backend, f"{origin} sent a malformed HTTP response: {exc}")
+    if isinstance(exc, zlib.error):
+        return UpstreamUnreachable(request.backend, f"{origin} sent a body that does not decompress")
+    if isinstance(exc, _Refused):
+        return UpstreamUnreachable(request.backend, f"header {exc} holds a line break: not sent to {origin}")
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return UpstreamUnreachable(request.backend, f"TLS with {origin} failed: {exc.reason or exc}")  # type: ignore[union-attr]
+    if isinstance(exc, socket.gaierror):
+        return UpstreamUnreachable(request.backend, f"cannot resolve host of {origin}")
+    if isinstance(exc, OSError):
+        return UpstreamUnreachable(request.backend, f"cannot connect to {origin}: {exc.strerror or exc}")
+    if isinstance(exc, ValueError):
+        return UpstreamUnreachable(request.backend, f"cannot send to {request.url}: {exc}")
+    return exc
+
+
+def _origin(request: UpstreamRequest) -> str:
+    scheme, _, rest = request.url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
