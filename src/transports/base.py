@@ -24,7 +24,7 @@ class UpstreamRequest:
 
 class UpstreamResponse(Protocol):
     status: int
-    headers: Mapping[str, str]  # looked up case-insensitively
+    headers: Mapping[str, str]  # looked up by lower-case name
 
     async def read(self) -> bytes:
         """The whole body; releases the connection."""

@@ -61,6 +61,8 @@ class Connection(asyncio.Protocol):
 
     async def exchange(self, head: bytes, body: bytes | None, timeout: float) -> None:
         """Write one request and wait up to `timeout` for the response's status line and headers."""
+        if self._paused and self.transport is not None:
+            self.transport.resume_reading()  # paused under an unread body that was then let go
         self._begin()
         self._head = self.loop.create_future()
         assert self.transport is not None

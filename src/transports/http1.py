@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import socket
 import ssl
 import time
@@ -26,10 +27,11 @@ from src.transports.connection import Closed, Connection, Malformed, ReadTimeout
 
 IDLE_LIMIT = 15.0  # seconds a pooled connection is trusted (as aiohttp); servers drop idle ones in time
 Origin = tuple[str, str, int]  # scheme, host, port
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # what RFC 9110 allows in a header name
 
 
 class _Refused(Exception):
-    """A header name or value that would change the request's framing (CR, LF or NUL)."""
+    """A header that would change the request's framing: a value with CR, LF or NUL, or a name that is not a token."""
 
 
 class Http1Transport:
@@ -132,8 +134,12 @@ class Http1Response:
                     if not chunk:
                         continue
                 yield chunk
-            if self._decoder is not None and (tail := self._decoder.flush()):
-                yield tail
+            if self._decoder is not None:
+                tail = self._decoder.flush()
+                if not self._decoder.eof:
+                    raise zlib.error("the compressed body ends early")
+                if tail:
+                    yield tail
         except Exception as exc:
             if not self._released:
                 self._conn.close()
@@ -163,17 +169,27 @@ def _split(url: str) -> tuple[Origin, str]:
 
 
 def _head(method: str, target: str, origin: Origin, headers: Mapping[str, str], body: bytes | None) -> bytes:
-    scheme, host, port = origin
-    default_port = 443 if scheme == "https" else 80
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}" if port == default_port else f"Host: {host}:{port}"]
+    lines = [f"{method} {target} HTTP/1.1", _host_header(origin)]
     for name, value in headers.items():
-        if "\r" in value or "\n" in value or "\0" in value or ":" in name or "\n" in name:
-            raise _Refused(name)
+        if "\r" in value or "\n" in value or "\0" in value or not _is_token(name):
+            raise _Refused(repr(name))
         lines.append(f"{name}: {value}")
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
     lines.append("\r\n")
     return "\r\n".join(lines).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def _host_header(origin: Origin) -> str:
+    scheme, host, port = origin
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal, unbracketed by urlsplit
+    return f"Host: {host}" if port == (443 if scheme == "https" else 80) else f"Host: {host}:{port}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_token(name: str) -> bool:
+    return _TOKEN.fullmatch(name) is not None
 
 
 def _decoder(encoding: str | None) -> zlib._Decompress | None:  # type: ignore[name-defined]
@@ -201,7 +217,7 @@ def _translate(exc: BaseException, request: UpstreamRequest) -> BaseException:
     if isinstance(exc, zlib.error):
         return UpstreamUnreachable(request.backend, f"{origin} sent a body that does not decompress")
     if isinstance(exc, _Refused):
-        return UpstreamUnreachable(request.backend, f"header {exc} holds a line break: not sent to {origin}")
+        return UpstreamUnreachable(request.backend, f"header {exc} is not a valid HTTP header: not sent to {origin}")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return UpstreamUnreachable(request.backend, f"TLS with {origin} failed: {exc.reason or exc}")  # type: ignore[union-attr]
     if isinstance(exc, socket.gaierror):

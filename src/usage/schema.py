@@ -61,7 +61,20 @@ COLUMNS = (
     "status", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens",
     "cost_usd", "latency_ms", "ttft_ms", "stream", "attempts",
 )  # fmt: skip
-INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+ROWS_PER_INSERT = 999 // len(COLUMNS)  # 999: SQLite's limit on a statement's parameters before 3.32
+_ROW = f"({', '.join('?' * len(COLUMNS))})"
+
+
+def insert_statements(rows: list[tuple[object, ...]]) -> list[tuple[str, list[object]]]:
+    """Multi-row INSERTs for `rows`. One statement is one step of SQLite's, and the sqlite3
+    module releases the GIL around each step: per row, the writer thread would contend with
+    the event loop for the GIL hundreds of times a batch."""
+    statements = []
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[start : start + ROWS_PER_INSERT]
+        sql = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW] * len(chunk))}"
+        statements.append((sql, [value for row in chunk for value in row]))
+    return statements
 
 
 def connect(path: str | PathLike[str]) -> sqlite3.Connection:

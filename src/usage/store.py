@@ -158,7 +158,8 @@ class UsageStore:
             rows = [schema.row_of(rec) for rec in batch]
             conn.execute("BEGIN")
             try:
-                conn.executemany(schema.INSERT, rows)
+                for sql, values in schema.insert_statements(rows):
+                    conn.execute(sql, values)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -102,7 +102,8 @@ def record_at(db: Path, when: float, cost: float) -> None:
     conn = schema.connect(db)
     rec = UsageRecord(time=when, key_name="alice", user_agent=None, frontend="openai", requested_model="vendor/old",
                       status=200, route="openrouter:vendor/old", cost_usd=cost)
-    conn.execute(schema.INSERT, schema.row_of(rec))
+    [(sql, values)] = schema.insert_statements([schema.row_of(rec)])
+    conn.execute(sql, values)
     conn.close()
 
 

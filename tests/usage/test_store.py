@@ -117,6 +117,18 @@ async def test_thousand_records_and_records_before_start(tmp_path: Path) -> None
     assert rows(tmp_path / "u.db", "SELECT COUNT(*) FROM requests WHERE key_name = 'early'")[0][0] == 1
 
 
+@pytest.mark.parametrize("count", [1, schema.ROWS_PER_INSERT, schema.ROWS_PER_INSERT + 1, 3 * schema.ROWS_PER_INSERT + 7])
+def test_a_batch_is_written_in_multi_row_inserts_in_order(tmp_path: Path, count: int) -> None:
+    statements = schema.insert_statements([schema.row_of(make_record(time=T0 + i)) for i in range(count)])
+    assert len(statements) == -(-count // schema.ROWS_PER_INSERT)
+    assert all(len(values) <= 999 for _, values in statements)
+    conn = schema.connect(tmp_path / "u.db")
+    for sql, values in statements:
+        conn.execute(sql, values)
+    conn.close()
+    assert [row["time"] for row in rows(tmp_path / "u.db")] == [T0 + i for i in range(count)]
+
+
 async def test_flush_waits_for_the_queue(tmp_path: Path) -> None:
     store = UsageStore(tmp_path / "u.db", flush_interval=60)
     await store.start()
