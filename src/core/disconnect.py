@@ -51,8 +51,12 @@ class cancelled_on_disconnect:  # noqa: N801 - used like the context-manager fun
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._timer.cancel()
+        # Let go of the timer and the watcher: each refers back to this object, which holds the
+        # request's task, and uvloop's timer handles are invisible to the cycle collector.
+        self._timer = None  # type: ignore[assignment]
         if self._watcher is not None:
             self._watcher.cancel()
+            self._watcher = None
         if kind is asyncio.CancelledError and self._gone and self._task is not None:
             self._task.uncancel()
             raise ClientDisconnected from None
