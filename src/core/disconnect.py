@@ -51,8 +51,8 @@ class cancelled_on_disconnect:  # noqa: N801 - used like the context-manager fun
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._timer.cancel()
-        # Let go of the timer and the watcher: each refers back to this object, which holds the
-        # request's task, and uvloop's timer handles are invisible to the cycle collector.
+        # Let go of the timer and the watcher now: each refers back to this object, which holds
+        # the request's task, and that cycle would otherwise wait for the cycle collector.
         self._timer = None  # type: ignore[assignment]
         if self._watcher is not None:
             self._watcher.cancel()

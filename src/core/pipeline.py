@@ -57,7 +57,7 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
             raise _too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join(chunks)
 
 
 def _too_large(limit: int) -> RequestTooLarge:

@@ -89,16 +89,12 @@ class Connection(asyncio.Protocol):
             finally:
                 timer.cancel()
                 self._waiter = None
-        chunk = self._chunks.popleft() if len(self._chunks) == 1 else self._take_all()
+        chunk = b"".join(self._chunks)  # a single chunk comes back as it is, uncopied
+        self._chunks.clear()
         self._buffered -= len(chunk)
         if self._paused and self._buffered < HIGH_WATER // 4 and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
-        return chunk
-
-    def _take_all(self) -> bytes:
-        chunk = b"".join(self._chunks)
-        self._chunks.clear()
         return chunk
 
     @property

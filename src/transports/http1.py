@@ -41,24 +41,18 @@ class Http1Transport:
 
     async def send(self, request: UpstreamRequest) -> Http1Response:
         try:
-            origin, target = _split(request.url)
-            head = _head(request.method, target, origin, request.headers, request.body)
-            return await self._exchange(origin, head, request)
+            origin, target, host = _split(request.url)
+            head = _head(request.method, target, host, request.headers, request.body)
+            # A pooled connection the server has just dropped fails like any other: the request is not
+            # sent again here, since a POST may already be generating (and billing). Failover decides.
+            conn = self._pooled(origin) or await self._connect(origin, request.connect_timeout)
+            try:
+                await conn.exchange(head, request.body, request.timeout)
+            except BaseException:
+                conn.close()
+                raise
         except BaseException as exc:
             raise _translate(exc, request) from None
-
-    async def _exchange(self, origin: Origin, head: bytes, request: UpstreamRequest) -> Http1Response:
-        # A pooled connection the server has just dropped fails like any other: the request is not
-        # sent again here, since a POST may already be generating (and billing). Failover decides.
-        conn = self._pooled(origin) or await self._connect(origin, request.connect_timeout)
-        return await self._roundtrip(conn, origin, head, request)
-
-    async def _roundtrip(self, conn: Connection, origin: Origin, head: bytes, request: UpstreamRequest) -> Http1Response:
-        try:
-            await conn.exchange(head, request.body, request.timeout)
-        except BaseException:
-            conn.close()
-            raise
         return Http1Response(conn, self, origin, request)
 
     def _pooled(self, origin: Origin) -> Connection | None:
@@ -159,17 +153,20 @@ class Http1Response:
 
 
 @functools.lru_cache(maxsize=256)
-def _split(url: str) -> tuple[Origin, str]:
+def _split(url: str) -> tuple[Origin, str, str]:
+    """The URL's origin, request target and Host header line."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    default_port = 443 if parts.scheme == "https" else 80
+    port = parts.port or default_port
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return (parts.scheme, parts.hostname, port), target
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6, unbracketed by urlsplit
+    return (parts.scheme, parts.hostname, port), target, f"Host: {host}" if port == default_port else f"Host: {host}:{port}"
 
 
-def _head(method: str, target: str, origin: Origin, headers: Mapping[str, str], body: bytes | None) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", _host_header(origin)]
+def _head(method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", host]
     for name, value in headers.items():
         if "\r" in value or "\n" in value or "\0" in value or not _is_token(name):
             raise _Refused(repr(name))
@@ -178,13 +175,6 @@ def _head(method: str, target: str, origin: Origin, headers: Mapping[str, str], 
         lines.append(f"Content-Length: {len(body)}")
     lines.append("\r\n")
     return "\r\n".join(lines).encode("utf-8")
-
-
-@functools.lru_cache(maxsize=256)
-def _host_header(origin: Origin) -> str:
-    scheme, host, port = origin
-    host = f"[{host}]" if ":" in host else host  # an IPv6 literal, unbracketed by urlsplit
-    return f"Host: {host}" if port == (443 if scheme == "https" else 80) else f"Host: {host}:{port}"
 
 
 @functools.lru_cache(maxsize=1024)
