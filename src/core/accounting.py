@@ -79,12 +79,9 @@ class Accounting:
     async def _pricing(self, backend: str, model: str) -> Mapping[str, Any] | None:
         if not self._catalog.lists(backend):
             return None
-        public_id = self._catalog.public_id(backend, model)
-        for entry in await self._catalog.backend_models(backend):
-            if entry["id"] == public_id:
-                pricing = entry.get("pricing")
-                return pricing if isinstance(pricing, Mapping) else None
-        return None
+        entry = await self._catalog.model(backend, model)
+        pricing = entry.get("pricing") if entry else None
+        return pricing if isinstance(pricing, Mapping) else None
 
     def record(self, record: UsageRecord, reservation: Reservation | None) -> None:
         if reservation is not None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from src.backends.base import Backend
 from src.core.errors import UpstreamError
@@ -35,6 +35,16 @@ def _vendor(model_id: str) -> str | None:
     return vendor if slash else None
 
 
+class Listing(NamedTuple):
+    expires: float
+    models: list[dict[str, Any]]
+    by_id: dict[str, dict[str, Any]]  # every answer is priced from here: no scan of 300+ models
+
+    @classmethod
+    def of(cls, expires: float, models: list[dict[str, Any]]) -> Listing:
+        return cls(expires, models, {model["id"]: model for model in models})
+
+
 class ModelCatalog:
     def __init__(
         self,
@@ -47,7 +57,7 @@ class ModelCatalog:
         self._default = default_backend
         self._ttl = ttl
         self._clock = clock
-        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._cache: dict[str, Listing] = {}
         self._locks = {name: asyncio.Lock() for name in backends}
 
     def lists(self, backend: str) -> bool:
@@ -63,18 +73,34 @@ class ModelCatalog:
 
     async def backend_models(self, name: str) -> list[dict[str, Any]]:
         """The backend's models, from cache while fresh; stale (or none) if the backend cannot answer."""
-        async with self._locks[name]:
+        return (await self._listing(name)).models
+
+    async def model(self, backend: str, model: str) -> dict[str, Any] | None:
+        """The catalog entry of `model` on `backend`, if the backend lists it."""
+        return (await self._listing(backend)).by_id.get(self.public_id(backend, model))
+
+    async def _listing(self, name: str) -> Listing:
+        # Every answer is priced from here, so the common path must not queue on the lock: an
+        # asyncio.Lock hands itself on once per loop iteration, and under steady load a queue
+        # that forms during one refresh would then never drain. Only a refresh takes the lock,
+        # and while one is under way everyone else gets the stale list.
+        lock = self._locks[name]
+        cached = self._cache.get(name)
+        if cached and (self._clock() < cached.expires or lock.locked()):
+            return cached
+        async with lock:
             cached = self._cache.get(name)
-            if cached and self._clock() < cached[0]:
-                return cached[1]
+            if cached and self._clock() < cached.expires:
+                return cached
             try:
                 raw = await self._backends[name].list_models()
             except UpstreamError as exc:
                 log.warning("cannot list the models of backend %s: %s", name, exc.message)
                 # Keep what we had, and do not ask a backend that is down again on every call.
-                models = cached[1] if cached else []
-                self._cache[name] = (self._clock() + min(self._ttl, FAILURE_TTL), models)
-                return models
-            models = [public_model(m, name, name == self._default) for m in raw]
-            self._cache[name] = (self._clock() + self._ttl, models)
-            return models
+                models = cached.models if cached else []
+                listing = Listing.of(self._clock() + min(self._ttl, FAILURE_TTL), models)
+            else:
+                models = [public_model(m, name, name == self._default) for m in raw]
+                listing = Listing.of(self._clock() + self._ttl, models)
+            self._cache[name] = listing
+            return listing

@@ -31,9 +31,10 @@ class FakeCatalog:
     def lists(self, backend: str) -> bool:
         return backend in self.models
 
-    async def backend_models(self, name: str) -> list[dict[str, Any]]:
-        self.lookups.append(name)
-        return self.models[name]
+    async def model(self, backend: str, model: str) -> dict[str, Any] | None:
+        self.lookups.append(backend)
+        public_id = self.public_id(backend, model)
+        return next((entry for entry in self.models[backend] if entry["id"] == public_id), None)
 
 
 def config(*keys: dict[str, Any], **extra: Any) -> Config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -235,3 +236,67 @@ async def test_several_backends_concatenated() -> None:
     assert models[2]["context_length"] == 200000
     assert models[2]["owned_by"] == "anthropic"
     assert [b.calls for b in (openai, openrouter, down, ollama)] == [1, 1, 1, 1]
+
+
+class GatedBackend(FakeBackend):
+    """A backend whose answers wait until the test opens the gate."""
+
+    def __init__(self, *batches: list[dict[str, Any]] | Exception) -> None:
+        super().__init__(*batches)
+        self.gate = asyncio.Event()
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        await self.gate.wait()
+        return await super().list_models()
+
+
+@pytest.mark.anyio
+async def test_during_a_refresh_callers_get_the_stale_list_without_waiting() -> None:
+    backend = GatedBackend(V1, V2)
+    clock = Clock()
+    catalog = ModelCatalog({"openai": backend}, "openai", ttl=60, clock=clock)  # type: ignore[dict-item]
+    backend.gate.set()
+    await catalog.backend_models("openai")
+    backend.gate.clear()
+    clock.now += 60
+    refresh = asyncio.ensure_future(catalog.backend_models("openai"))
+    await asyncio.sleep(0)  # the refresh now holds the lock and waits on the backend
+    # Not one of these may queue behind the refresh: under load, that queue never drains.
+    stale = [await asyncio.wait_for(catalog.backend_models("openai"), 0.5) for _ in range(100)]
+    assert all(ids(models) == ["gpt-4o"] for models in stale)
+    backend.gate.set()
+    assert ids(await refresh) == ["gpt-4o", "gpt-5"]
+    assert ids(await catalog.backend_models("openai")) == ["gpt-4o", "gpt-5"]
+    assert backend.calls == 2
+
+
+@pytest.mark.anyio
+async def test_first_callers_share_one_fetch() -> None:
+    backend = GatedBackend(V1)
+    catalog = ModelCatalog({"openai": backend}, "openai", ttl=60, clock=Clock())  # type: ignore[dict-item]
+    callers = [asyncio.ensure_future(catalog.backend_models("openai")) for _ in range(20)]
+    await asyncio.sleep(0)
+    backend.gate.set()
+    assert all(ids(models) == ["gpt-4o"] for models in await asyncio.gather(*callers))
+    assert backend.calls == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("backend", "model", "expected"),
+    [
+        ("openai", "gpt-4o", "gpt-4o"),
+        ("openai", "gpt-5", None),
+        ("ollama", "llama3:8b", "ollama:llama3:8b"),
+        ("ollama", "gpt-4o", None),
+    ],
+)
+async def test_one_model_by_the_id_a_route_names(backend: str, model: str, expected: str | None) -> None:
+    catalog = ModelCatalog(
+        {"openai": FakeBackend(V1), "ollama": FakeBackend([{"id": "llama3:8b"}])},  # type: ignore[dict-item]
+        "openai",
+        ttl=60,
+        clock=Clock(),
+    )
+    entry = await catalog.model(backend, model)
+    assert (entry["id"] if entry else None) == expected
