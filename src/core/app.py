@@ -71,6 +71,9 @@ class App:
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            await receive()  # websocket.connect; a close before accepting is refused with a 403
+            await send({"type": "websocket.close", "code": 1008})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -100,8 +103,10 @@ class App:
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
         try:
-            await runtime.accounting.store.close()  # every usage record is written before exit
-            await transport.aclose()
+            try:
+                await runtime.accounting.store.close()  # every usage record is written before exit
+            finally:
+                await transport.aclose()
         except BaseException:
             await send({"type": "lifespan.shutdown.failed", "message": traceback.format_exc()})
             raise
@@ -119,7 +124,8 @@ def route_for(scope: Scope) -> Endpoint:
     if route is None:
         raise NotFound(f"no such endpoint: {path}")
     if method != route.method and not (method == "HEAD" and route.method == "GET"):
-        raise MethodNotAllowed(f"{method} is not allowed on {path}", headers={"allow": route.method})
+        allowed = "GET, HEAD" if route.method == "GET" else route.method
+        raise MethodNotAllowed(f"{method} is not allowed on {path}", headers={"allow": allowed})
     if route.tail is not None:
         scope["path_params"] = {route.tail: path[len(route.path):]}
     return route.endpoint

@@ -16,6 +16,7 @@ from collections import deque
 import httptools
 
 HIGH_WATER = 256 * 1024  # buffered body bytes past which the socket is paused
+MAX_HEAD = 64 * 1024  # bytes of response header names and values; no LLM API comes near it
 
 
 class Closed(Exception):
@@ -34,6 +35,10 @@ class ReadTimeout(Exception):
     """Nothing arrived for the read timeout."""
 
 
+class _Surplus(Exception):
+    """Bytes after the complete response: nothing was asked, so the connection cannot be trusted."""
+
+
 class Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -46,6 +51,8 @@ class Connection(asyncio.Protocol):
     def _begin(self) -> None:
         self.status = 0
         self.headers: dict[str, str] = {}
+        self._fields: list[tuple[str, str]] = []
+        self._head_size = 0
         self.complete = False
         self._keep_alive = False
         self.received = False  # any byte of this exchange's response
@@ -99,12 +106,27 @@ class Connection(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        return self.complete and self._keep_alive and not self.closed and self._error is None
+        """The response ended cleanly, the server keeps the connection, and the request is fully written."""
+        return (
+            self.complete
+            and self._keep_alive
+            and self._error is None
+            and self.open
+            and self.transport.get_write_buffer_size() == 0  # type: ignore[union-attr]
+        )
+
+    @property
+    def open(self) -> bool:
+        return not self.closed and self.transport is not None and not self.transport.is_closing()
 
     def close(self) -> None:
         self.closed = True
-        if self.transport is not None:
+        if self.transport is None:
+            return
+        if self.complete and self.transport.get_write_buffer_size() == 0:
             self.transport.close()
+        else:
+            self.transport.abort()  # close() would first flush a request body the server no longer reads
 
     def _expire(self, waiter: asyncio.Future[None]) -> None:
         if not waiter.done():
@@ -128,10 +150,24 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.received = True
         try:
+            if self.complete:
+                raise _Surplus()
             self._parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(Malformed(str(exc) or type(exc).__name__))
+        except _Surplus:
+            self._surplus()
+        except httptools.HttpParserUpgrade:
+            self._fail(Malformed("the server switched protocols"))
             self.close()
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _Surplus):  # raised in a parser callback, re-raised wrapped
+                self._surplus()
+                return
+            self._fail(Malformed(str(exc.__context__ or exc) or type(exc).__name__))
+            self.close()
+
+    def _surplus(self) -> None:
+        self._keep_alive = False
+        self.close()  # the complete response stays readable: its chunks are already queued
 
     def eof_received(self) -> bool:
         return False  # close our side too: a half-closed upstream will send nothing more
@@ -140,24 +176,37 @@ class Connection(asyncio.Protocol):
         self.closed = True
         if self.complete or self._error is not None:
             return
-        if self._head is not None and self._head.done() and not self._sized:
-            self.on_message_complete()  # a body delimited by the close itself
+        if exc is None and self._head is not None and self._head.done() and not self._sized:
+            self.on_message_complete()  # a body delimited by the close itself (a reset is no end)
         else:
             self._fail(Closed(self.received))
 
     # --- httptools parser callbacks -------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.complete:
+            raise _Surplus()
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+        if self.status:
+            return  # a chunked body's trailer: not part of the head the caller has already seen
+        self._head_size += len(name) + len(value)
+        if self._head_size > MAX_HEAD:
+            raise ValueError(f"response head larger than {MAX_HEAD // 1024} KiB")
+        self._fields.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
+        fields, self._fields, self._head_size = self._fields, [], 0
         if status < 200:  # 100 Continue and friends: the real answer follows
-            self.headers = {}
             return
         self.status = status
+        self.headers = dict(fields)
+        if len(self.headers) < len(fields):  # a repeated name: its values joined, in order
+            grouped: dict[str, list[str]] = {}
+            for key, text in fields:
+                grouped.setdefault(key, []).append(text)
+            self.headers = {key: ", ".join(texts) for key, texts in grouped.items()}
         self._sized = "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", "")
         if self._head is not None and not self._head.done():
             self._head.set_result(None)

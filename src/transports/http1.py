@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from src.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from src.transports.base import UpstreamRequest
 from src.transports.connection import Closed, Connection, Malformed, ReadTimeout
+from src.transports.dial import dial
 
 IDLE_LIMIT = 15.0  # seconds a pooled connection is trusted (as aiohttp); servers drop idle ones in time
 Origin = tuple[str, str, int]  # scheme, host, port
@@ -38,6 +39,8 @@ class Http1Transport:
     def __init__(self) -> None:
         self._idle: dict[Origin, deque[Connection]] = {}  # newest on the right: reused first
         self._tls: ssl.SSLContext | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._closed = False
 
     async def send(self, request: UpstreamRequest) -> Http1Response:
         try:
@@ -60,7 +63,7 @@ class Http1Transport:
         now = time.monotonic()
         while idle:
             conn = idle.pop()
-            if not conn.closed and now - conn.idle_since < IDLE_LIMIT:
+            if conn.open and now - conn.idle_since < IDLE_LIMIT:
                 return conn
             conn.close()
         return None
@@ -70,9 +73,14 @@ class Http1Transport:
         loop = asyncio.get_running_loop()
         tls = self._tls_context() if scheme == "https" else None
         async with asyncio.timeout(timeout):
-            _, conn = await loop.create_connection(
-                lambda: Connection(loop), host, port, ssl=tls, server_hostname=host if tls else None
-            )
+            sock = await dial(host, port)
+            try:
+                _, conn = await loop.create_connection(
+                    lambda: Connection(loop), sock=sock, ssl=tls, server_hostname=host if tls else None
+                )
+            except BaseException:
+                sock.close()
+                raise
         return conn
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -82,7 +90,7 @@ class Http1Transport:
         return self._tls
 
     def release(self, conn: Connection, origin: Origin) -> None:
-        if not conn.reusable:
+        if self._closed or not conn.reusable:
             conn.close()
             return
         idle = self._idle.get(origin)
@@ -90,11 +98,27 @@ class Http1Transport:
             idle = self._idle[origin] = deque()
         idle.append(conn)
         oldest = idle[0]
-        if oldest.closed or conn.idle_since - oldest.idle_since >= IDLE_LIMIT:
+        if not oldest.open or conn.idle_since - oldest.idle_since >= IDLE_LIMIT:
             idle.popleft().close()  # one stale connection dropped per release: the pool never hoards them
+        if self._sweeper is None:
+            self._sweeper = conn.loop.call_later(IDLE_LIMIT, self._sweep, conn.loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close what went stale since traffic stopped: nobody else would, and each holds a socket."""
+        self._sweeper = None
+        stale_before = time.monotonic() - IDLE_LIMIT
+        for idle in self._idle.values():
+            while idle and (idle[0].idle_since <= stale_before or not idle[0].open):
+                idle.popleft().close()
+        if any(self._idle.values()):
+            self._sweeper = loop.call_later(IDLE_LIMIT, self._sweep, loop)
 
     async def aclose(self) -> None:
-        """Close the idle connections; those in use close with their responses."""
+        """Close the idle connections; those in use close when their responses are let go."""
+        self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for idle in self._idle.values():
             for conn in idle:
                 conn.close()
@@ -102,7 +126,7 @@ class Http1Transport:
 
 
 class Http1Response:
-    __slots__ = ("_conn", "_transport", "_origin", "_request", "_decoder", "_released", "status", "headers")
+    __slots__ = ("_conn", "_transport", "_origin", "_request", "_decoder", "_compressed", "_released", "status", "headers")
 
     def __init__(self, conn: Connection, transport: Http1Transport, origin: Origin, request: UpstreamRequest) -> None:
         self._conn = conn
@@ -113,6 +137,7 @@ class Http1Response:
         self.status = conn.status
         self.headers = conn.headers  # lower-case names
         self._decoder = _decoder(self.headers.get("content-encoding"))
+        self._compressed = False  # any body bytes for the decoder: an empty body is not a broken one
 
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.iter_chunks()])
@@ -124,11 +149,12 @@ class Http1Response:
                 if not chunk:
                     break
                 if self._decoder is not None:
+                    self._compressed = True
                     chunk = self._decoder.decompress(chunk)
                     if not chunk:
                         continue
                 yield chunk
-            if self._decoder is not None:
+            if self._decoder is not None and self._compressed:
                 tail = self._decoder.flush()
                 if not self._decoder.eof:
                     raise zlib.error("the compressed body ends early")

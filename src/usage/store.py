@@ -91,8 +91,8 @@ class UsageStore:
 
     async def flush(self) -> None:
         """Wait until every record queued so far has been written (or its write has failed)."""
-        if self._thread is None or not self._thread.is_alive():
-            return
+        if self._thread is None or not self._thread.is_alive() or self._closed:
+            return  # once closed, a barrier would queue behind the writer's stop and never be reached
         barrier = _Barrier()
         self._queue.put_nowait(barrier)
         self._wake.set()
@@ -143,6 +143,9 @@ class UsageStore:
                     pending = self._write(conn, pending)
         finally:
             conn.close()
+            for item in self._drain(None):  # nobody may wait on this writer once it is gone
+                if isinstance(item, _Barrier):
+                    item.done.set()
 
     def _drain(self, first: object) -> list[object]:
         items = [first]
@@ -155,24 +158,39 @@ class UsageStore:
     def _write(self, conn: sqlite3.Connection, batch: list[UsageRecord]) -> list[UsageRecord]:
         """Commit `batch` in one transaction; what is left to retry (all of it on failure)."""
         try:
-            rows = [schema.row_of(rec) for rec in batch]
-            conn.execute("BEGIN")
-            try:
-                for sql, values in schema.insert_statements(rows):
-                    conn.execute(sql, values)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except Exception as exc:  # noqa: BLE001 - any failure: keep the batch and try again
+            self._commit(conn, batch)
+        except sqlite3.OperationalError as exc:  # locked, full, read-only: the database, not the records
             log.warning("usage store: cannot write %d records, will retry: %s", len(batch), exc)
             if len(batch) > MAX_PENDING:
                 log.error("usage store: dropping the %d oldest unwritten records", len(batch) - MAX_PENDING)
                 batch = batch[-MAX_PENDING:]
             return batch
+        except Exception:  # noqa: BLE001 - a record SQLite refuses: retrying would block every later one
+            return self._write_one_by_one(conn, batch)
+        return []
+
+    def _write_one_by_one(self, conn: sqlite3.Connection, batch: list[UsageRecord]) -> list[UsageRecord]:
+        for index, rec in enumerate(batch):
+            try:
+                self._commit(conn, [rec])
+            except sqlite3.OperationalError:
+                return self._write(conn, batch[index:])
+            except Exception as exc:  # noqa: BLE001 - this one record only
+                log.error("usage store: a record of %s cannot be written and is dropped: %s", rec.requested_model, exc)
+        return []
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[UsageRecord]) -> None:
+        rows = [schema.row_of(rec) for rec in batch]
+        conn.execute("BEGIN")
+        try:
+            for sql, values in schema.insert_statements(rows):
+                conn.execute(sql, values)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         self.written += len(batch)
         self.batches += 1
-        return []
 
     def summary(self, since: float | None, group_by: str, key_name: str | None = None) -> dict[str, Any]:
         """Totals and one row per group (key, model, backend or UTC day) of the requests since `since`.

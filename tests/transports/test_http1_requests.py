@@ -110,12 +110,12 @@ async def test_the_host_header_of_an_ipv6_literal_is_bracketed(
 ) -> None:
     # The connection itself goes to 127.0.0.1: only the Host header is under test.
     loop = asyncio.get_running_loop()
-    original = loop.create_connection
+    original = loop.getaddrinfo
 
-    async def to_ipv4(factory, host=None, port=None, **kwargs):
-        return await original(factory, "127.0.0.1" if host == "::1" else host, port, **kwargs)
+    async def to_ipv4(host, port, **kwargs):
+        return await original("127.0.0.1" if host == "::1" else host, port, **kwargs)
 
-    monkeypatch.setattr(loop, "create_connection", to_ipv4)
+    monkeypatch.setattr(loop, "getaddrinfo", to_ipv4)
     async with scripted([ok()]) as seen:
         port = seen.url.rsplit(":", 1)[1]
         assert await fetch(transport, f"http://[::1]:{port}/v1/models") == b"ok"

@@ -164,6 +164,61 @@ async def test_failed_batch_is_retried(tmp_path: Path, monkeypatch: pytest.Monke
     assert len(rows(tmp_path / "u.db")) == 2
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 200])
+async def test_a_record_sqlite_refuses_is_dropped_and_the_rest_are_kept(tmp_path: Path, batch_size: int) -> None:
+    store = UsageStore(tmp_path / "u.db", flush_interval=0.02, batch_size=batch_size)
+    await store.start()
+    store.record(make_record(requested_model="before"))
+    store.record(make_record(requested_model="too-many-tokens", prompt_tokens=2**64))  # past SQLite's INTEGER
+    store.record(make_record(requested_model="after"))
+    await store.flush()
+    store.record(make_record(requested_model="later"))
+    await store.close()
+    assert [row["requested_model"] for row in rows(tmp_path / "u.db")] == ["before", "after", "later"]
+    assert store.written == 3
+
+
+async def test_a_database_failure_while_isolating_a_bad_record_keeps_the_rest_for_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real, calls = schema.row_of, []
+
+    def failing(rec: UsageRecord) -> tuple[object, ...]:
+        calls.append(rec.requested_model)
+        if rec.requested_model == "bad":
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        if rec.requested_model == "locked" and calls.count("locked") == 1:  # its first write, alone
+            raise sqlite3.OperationalError("database is locked")
+        return real(rec)
+
+    monkeypatch.setattr(schema, "row_of", failing)
+    store = UsageStore(tmp_path / "u.db", flush_interval=0.02)
+    store.record(make_record(requested_model="bad"))
+    store.record(make_record(requested_model="locked"))
+    store.record(make_record(requested_model="good"))
+    await store.close()
+    assert [row["requested_model"] for row in rows(tmp_path / "u.db")] == ["locked", "good"]
+
+
+async def test_flush_after_close_returns_at_once(tmp_path: Path) -> None:
+    store = UsageStore(tmp_path / "u.db")
+    await store.start()
+    store.record(make_record())
+    await store.close()
+    await asyncio.wait_for(store.flush(), 1.0)
+    assert len(rows(tmp_path / "u.db")) == 1
+
+
+async def test_flush_racing_close_ends(tmp_path: Path) -> None:
+    store = UsageStore(tmp_path / "u.db", flush_interval=60)
+    await store.start()
+    store.record(make_record())
+    closing = asyncio.ensure_future(store.close())
+    await asyncio.sleep(0)  # close() has queued its stop; this flush comes after it
+    await asyncio.wait_for(asyncio.gather(store.flush(), closing), 3.0)
+    assert len(rows(tmp_path / "u.db")) == 1
+
+
 async def test_disabled_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     store = UsageStore(None)

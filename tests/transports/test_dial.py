@@ -1,0 +1,205 @@
+"""dial, interleave and race: Happy Eyeballs, on fake attempts and on real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from src.core.errors import UpstreamUnreachable
+from src.transports.dial import attempt, dial, interleave, race
+from src.transports.http1 import Http1Transport
+from tests.transports.helpers import GUARD, closed_port, fetch, ok, request, scripted
+
+pytestmark = pytest.mark.anyio
+V4, V6 = socket.AF_INET, socket.AF_INET6
+
+
+def info(family: int, name: str) -> tuple:
+    return (family, socket.SOCK_STREAM, 6, "", (name, 443))
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ([(V6, "a")], ["a"]),
+        ([(V6, "a"), (V6, "b")], ["a", "b"]),
+        ([(V6, "a"), (V6, "b"), (V4, "c"), (V4, "d")], ["a", "c", "b", "d"]),
+        ([(V4, "a"), (V6, "b"), (V6, "c")], ["a", "b", "c"]),
+        ([(V6, "a"), (V4, "b"), (V4, "c"), (V4, "d")], ["a", "b", "c", "d"]),
+        ([(V4, "a"), (V4, "b"), (V4, "c"), (V6, "d")], ["a", "d", "b", "c"]),
+    ],
+)
+def test_families_alternate_from_the_first(given: list[tuple[int, str]], expected: list[str]) -> None:
+    assert [entry[4][0] for entry in interleave([info(*pair) for pair in given])] == expected
+
+
+class Attempts:
+    """Fake connection attempts: each hangs, fails or succeeds after a delay; records what happened."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.cancelled: list[str] = []
+        self.sockets: dict[str, socket.socket] = {}
+
+    def hangs(self, name: str):
+        async def run() -> socket.socket:
+            self.started.append(name)
+            try:
+                await asyncio.sleep(GUARD)
+            except asyncio.CancelledError:
+                self.cancelled.append(name)
+                raise
+            raise AssertionError("a hanging attempt was never cancelled")
+
+        return run
+
+    def fails(self, name: str, reason: str = "Connection refused", after: float = 0.0):
+        async def run() -> socket.socket:
+            self.started.append(name)
+            await asyncio.sleep(after)
+            raise ConnectionRefusedError(111, reason)
+
+        return run
+
+    def succeeds(self, name: str, after: float = 0.0):
+        async def run() -> socket.socket:
+            self.started.append(name)
+            await asyncio.sleep(after)
+            self.sockets[name] = socket.socket()
+            return self.sockets[name]
+
+        return run
+
+
+async def test_a_hanging_address_gives_way_to_the_next_after_the_delay() -> None:
+    attempts = Attempts()
+    began = time.monotonic()
+    sock = await asyncio.wait_for(race([attempts.hangs("v6"), attempts.succeeds("v4")], delay=0.05), GUARD)
+    assert sock is attempts.sockets["v4"]
+    assert time.monotonic() - began >= 0.05
+    assert attempts.cancelled == ["v6"]
+    sock.close()
+
+
+async def test_a_failed_attempt_starts_the_next_at_once() -> None:
+    attempts = Attempts()
+    sock = await asyncio.wait_for(race([attempts.fails("v6"), attempts.succeeds("v4")], delay=GUARD * 2), GUARD)
+    assert sock is attempts.sockets["v4"]
+    assert attempts.started == ["v6", "v4"]
+    sock.close()
+
+
+async def test_the_first_address_that_answers_in_time_is_the_only_one_tried() -> None:
+    attempts = Attempts()
+    sock = await asyncio.wait_for(race([attempts.succeeds("v6"), attempts.succeeds("v4")], delay=0.5), GUARD)
+    assert sock is attempts.sockets["v6"]
+    assert attempts.started == ["v6"]
+    sock.close()
+
+
+async def test_the_losers_are_cancelled_and_a_late_winner_is_closed() -> None:
+    attempts = Attempts()
+    contenders = [attempts.succeeds("slow", after=0.2), attempts.hangs("hung"), attempts.succeeds("fast")]
+    sock = await asyncio.wait_for(race(contenders, delay=0.01), GUARD)
+    assert sock is attempts.sockets["fast"]
+    assert attempts.cancelled == ["hung"]
+    assert "slow" not in attempts.sockets or attempts.sockets["slow"].fileno() == -1
+    sock.close()
+
+
+async def test_when_every_address_fails_the_reasons_are_given_once_each() -> None:
+    attempts = Attempts()
+    contenders = [attempts.fails("a", "Network is unreachable"), attempts.fails("b"), attempts.fails("c")]
+    with pytest.raises(OSError) as caught:
+        await asyncio.wait_for(race(contenders, delay=0.01), GUARD)
+    assert caught.value.strerror == "Network is unreachable; Connection refused"
+
+
+async def test_a_single_failure_is_raised_as_it_is() -> None:
+    attempts = Attempts()
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.wait_for(race([attempts.fails("only")], delay=0.01), GUARD)
+
+
+async def test_cancelling_the_race_cancels_every_attempt() -> None:
+    attempts = Attempts()
+    racing = asyncio.ensure_future(race([attempts.hangs("a"), attempts.hangs("b")], delay=0.01))
+    await asyncio.sleep(0.05)
+    racing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await racing
+    assert sorted(attempts.cancelled) == ["a", "b"]
+
+
+async def test_a_real_refused_address_falls_through_to_a_listening_one() -> None:
+    loop = asyncio.get_running_loop()
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    refused = (V4, socket.SOCK_STREAM, 6, "", ("127.0.0.1", closed_port()))
+    listening = (V4, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))
+    try:
+        sock = await asyncio.wait_for(race([attempt(loop, refused), attempt(loop, listening)]), GUARD)
+        assert sock.getpeername() == ("127.0.0.1", port)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        sock.close()
+    finally:
+        server.close()
+
+
+async def test_dial_resolves_once_and_connects(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = asyncio.get_running_loop()
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    asked: list[tuple[str, int]] = []
+
+    async def resolver(host: str, port_: int, **kwargs) -> list[tuple]:
+        asked.append((host, port_))
+        return [(V4, socket.SOCK_STREAM, 6, "", ("127.0.0.1", closed_port())), (V4, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", resolver)
+    try:
+        sock = await asyncio.wait_for(dial("upstream.example", 8443), GUARD)
+        assert sock.getpeername() == ("127.0.0.1", port)
+        sock.close()
+    finally:
+        server.close()
+    assert asked == [("upstream.example", 8443)]
+
+
+async def test_a_name_without_addresses_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def resolver(host: str, port: int, **kwargs) -> list[tuple]:
+        return []
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolver)
+    with pytest.raises(OSError, match="no address for nowhere.example"):
+        await dial("nowhere.example", 80)
+
+
+async def test_the_transport_reaches_a_host_whose_first_address_is_dead(
+    transport: Http1Transport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with scripted([ok(b"answered")]) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+
+        async def resolver(host: str, port_: int, **kwargs) -> list[tuple]:
+            assert (host, port_) == ("dual.example", 8080)
+            return [(V4, socket.SOCK_STREAM, 6, "", ("127.0.0.1", closed_port())), (V4, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+        monkeypatch.setattr(loop, "getaddrinfo", resolver)
+        assert await fetch(transport, "http://dual.example:8080/v1/models") == b"answered"
+    assert server.heads[0].splitlines()[1] == b"Host: dual.example:8080"
+
+
+async def test_the_transport_reports_every_dead_address_as_unreachable(
+    transport: Http1Transport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def resolver(host: str, port: int, **kwargs) -> list[tuple]:
+        return [(V4, socket.SOCK_STREAM, 6, "", ("127.0.0.1", closed_port())) for _ in range(2)]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolver)
+    with pytest.raises(UpstreamUnreachable, match="cannot connect to http://dead.example"):
+        await asyncio.wait_for(transport.send(request("http://dead.example/v1")), GUARD)
