@@ -42,7 +42,7 @@ class Listing(NamedTuple):
 
     @classmethod
     def of(cls, expires: float, models: list[dict[str, Any]]) -> Listing:
-        return cls(expires, models, {model["id"]: model for model in models})
+        return cls(expires, models, {model["id"]: model for model in reversed(models)})  # the first of a repeated id
 
 
 class ModelCatalog:

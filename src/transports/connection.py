@@ -43,6 +43,9 @@ class Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.transport: asyncio.Transport | None = None
+        # The TCP transport under TLS: the TLS layer passes every encrypted byte straight down, so
+        # only this one knows whether the request is still being written.
+        self._tcp: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
@@ -52,7 +55,7 @@ class Connection(asyncio.Protocol):
         self.status = 0
         self.headers: dict[str, str] = {}
         self._fields: list[tuple[str, str]] = []
-        self._head_size = 0
+        self._head_size = 0  # bytes of the heads so far, interim ones included
         self.complete = False
         self._keep_alive = False
         self.received = False  # any byte of this exchange's response
@@ -68,8 +71,6 @@ class Connection(asyncio.Protocol):
 
     async def exchange(self, head: bytes, body: bytes | None, timeout: float) -> None:
         """Write one request and wait up to `timeout` for the response's status line and headers."""
-        if self._paused and self.transport is not None:
-            self.transport.resume_reading()  # paused under an unread body that was then let go
         self._begin()
         self._head = self.loop.create_future()
         assert self.transport is not None
@@ -104,26 +105,37 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return chunk
 
+    def start_tls(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+
     @property
     def reusable(self) -> bool:
         """The response ended cleanly, the server keeps the connection, and the request is fully written."""
-        return (
-            self.complete
-            and self._keep_alive
-            and self._error is None
-            and self.open
-            and self.transport.get_write_buffer_size() == 0  # type: ignore[union-attr]
-        )
+        return self.complete and self._keep_alive and self._error is None and self.open and self._written
+
+    def park(self) -> bool:
+        """Ready a reusable connection to wait for its next request; False if it is not reusable."""
+        if not self.reusable:
+            return False
+        self._chunks.clear()  # what its last reader left unread
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()  # or what the server sends next (a 408, its close) goes unseen
+        return True
 
     @property
     def open(self) -> bool:
         return not self.closed and self.transport is not None and not self.transport.is_closing()
 
+    @property
+    def _written(self) -> bool:
+        return self._tcp is not None and self._tcp.get_write_buffer_size() == 0 and self.transport.get_write_buffer_size() == 0  # type: ignore[union-attr]
+
     def close(self) -> None:
         self.closed = True
         if self.transport is None:
             return
-        if self.complete and self.transport.get_write_buffer_size() == 0:
+        if self.complete and self._written:
             self.transport.close()
         else:
             self.transport.abort()  # close() would first flush a request body the server no longer reads
@@ -145,21 +157,27 @@ class Connection(asyncio.Protocol):
     # --- asyncio protocol -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = self._tcp = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         self.received = True
         try:
             if self.complete:
                 raise _Surplus()
+            if not self.status:
+                self._head_size += len(data)  # httptools buffers a header line until it ends
             self._parser.feed_data(data)
+            if not self.status and self._head_size > MAX_HEAD:
+                raise ValueError(f"response head larger than {MAX_HEAD // 1024} KiB")
         except _Surplus:
             self._surplus()
         except httptools.HttpParserUpgrade:
             self._fail(Malformed("the server switched protocols"))
             self.close()
-        except httptools.HttpParserError as exc:
-            if isinstance(exc.__context__, _Surplus):  # raised in a parser callback, re-raised wrapped
+        except (httptools.HttpParserError, ValueError) as exc:
+            # After a complete response, llhttp rejects further bytes itself when the server said
+            # it would close; our own callback rejects them otherwise (re-raised wrapped).
+            if self.complete or isinstance(exc.__context__, _Surplus):
                 self._surplus()
                 return
             self._fail(Malformed(str(exc.__context__ or exc) or type(exc).__name__))
@@ -167,7 +185,7 @@ class Connection(asyncio.Protocol):
 
     def _surplus(self) -> None:
         self._keep_alive = False
-        self.close()  # the complete response stays readable: its chunks are already queued
+        self.close()  # the complete response is already queued for its reader, and stays readable
 
     def eof_received(self) -> bool:
         return False  # close our side too: a half-closed upstream will send nothing more
@@ -188,16 +206,14 @@ class Connection(asyncio.Protocol):
             raise _Surplus()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.status:
-            return  # a chunked body's trailer: not part of the head the caller has already seen
-        self._head_size += len(name) + len(value)
-        if self._head_size > MAX_HEAD:
-            raise ValueError(f"response head larger than {MAX_HEAD // 1024} KiB")
-        self._fields.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+        if not self.status:  # else a chunked body's trailer: not part of the head already handed over
+            self._fields.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
-        fields, self._fields, self._head_size = self._fields, [], 0
+        fields, self._fields = self._fields, []
+        if self._head_size > MAX_HEAD and sum(len(k) + len(v) for k, v in fields) > MAX_HEAD:
+            raise ValueError(f"response head larger than {MAX_HEAD // 1024} KiB")  # whole in one read
         if status < 200:  # 100 Continue and friends: the real answer follows
             return
         self.status = status

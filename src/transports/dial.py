@@ -4,11 +4,14 @@ A host that resolves to IPv6 and IPv4 addresses, on a network where IPv6 is brok
 otherwise hang each new connection until the connect timeout. Attempts start one address at
 a time, ATTEMPT_DELAY apart or as soon as the one before fails, alternating families; the
 first to connect wins and the others are closed. uvloop's create_connection does not do this.
+Both families are resolved before the first attempt (getaddrinfo), not raced as RFC 8305's
+section 3 suggests: a slow AAAA answer still delays each new connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -38,6 +41,8 @@ def interleave(infos: Sequence[AddrInfo]) -> list[AddrInfo]:
 
 async def race(attempts: Sequence[Attempt], delay: float = ATTEMPT_DELAY) -> socket.socket:
     """The socket of the first attempt to succeed; each starts `delay` after the last, or when it fails."""
+    if len(attempts) == 1:
+        return await attempts[0]()  # the common case: no tasks to race
     waiting = list(attempts)
     running: set[asyncio.Future[socket.socket]] = set()
     errors: list[OSError] = []
@@ -55,7 +60,7 @@ async def race(attempts: Sequence[Attempt], delay: float = ATTEMPT_DELAY) -> soc
                     extra.close()
                 return winners[0]
     finally:
-        await _abandon(running)
+        _abandon(running)  # not awaited: a cancellation landing there would drop the winner
     raise _one_error(errors)
 
 
@@ -64,8 +69,12 @@ async def _connect(loop: asyncio.AbstractEventLoop, info: AddrInfo) -> socket.so
     sock = socket.socket(family, kind, proto)
     try:
         sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # requests go out in one write
         await loop.sock_connect(sock, address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno:  # the loops' own message names the address, not the reason
+            raise OSError(exc.errno, os.strerror(exc.errno)) from None
+        raise
     except BaseException:
         sock.close()
         raise
@@ -77,13 +86,16 @@ def attempt(loop: asyncio.AbstractEventLoop, info: AddrInfo) -> Attempt:
     return lambda: _connect(loop, info)
 
 
-async def _abandon(running: set[asyncio.Future[socket.socket]]) -> None:
-    """Cancel the attempts still under way; close the socket of any that connected regardless."""
+def _abandon(running: set[asyncio.Future[socket.socket]]) -> None:
+    """Cancel the attempts still under way; close the socket of any that connects regardless."""
     for task in running:
         task.cancel()
-    for outcome in await asyncio.gather(*running, return_exceptions=True):
-        if isinstance(outcome, socket.socket):
-            outcome.close()
+        task.add_done_callback(_close_if_connected)
+
+
+def _close_if_connected(task: asyncio.Future[socket.socket]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        task.result().close()
 
 
 def _one_error(errors: list[OSError]) -> OSError:

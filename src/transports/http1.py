@@ -31,6 +31,10 @@ Origin = tuple[str, str, int]  # scheme, host, port
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # what RFC 9110 allows in a header name
 
 
+class _HandshakeCut(Exception):
+    """The connection failed during the TLS handshake without a TLS error (a reset, an early close)."""
+
+
 class _Refused(Exception):
     """A header that would change the request's framing: a value with CR, LF or NUL, or a name that is not a token."""
 
@@ -75,12 +79,23 @@ class Http1Transport:
         async with asyncio.timeout(timeout):
             sock = await dial(host, port)
             try:
-                _, conn = await loop.create_connection(
-                    lambda: Connection(loop), sock=sock, ssl=tls, server_hostname=host if tls else None
-                )
+                tcp, conn = await loop.create_connection(lambda: Connection(loop), sock=sock)
             except BaseException:
                 sock.close()
                 raise
+            if tls is not None:
+                # TLS started on our own TCP transport (not create_connection's ssl=) so that the
+                # connection can see that transport's write buffer: see Connection.reusable.
+                try:
+                    conn.start_tls(await loop.start_tls(tcp, conn, tls, server_hostname=host))
+                except OSError as exc:
+                    tcp.abort()
+                    if isinstance(exc, ssl.SSLError):
+                        raise
+                    raise _HandshakeCut(_reason(exc)) from None
+                except BaseException:
+                    tcp.abort()
+                    raise
         return conn
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -90,7 +105,7 @@ class Http1Transport:
         return self._tls
 
     def release(self, conn: Connection, origin: Origin) -> None:
-        if self._closed or not conn.reusable:
+        if self._closed or not conn.park():
             conn.close()
             return
         idle = self._idle.get(origin)
@@ -106,12 +121,13 @@ class Http1Transport:
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         """Close what went stale since traffic stopped: nobody else would, and each holds a socket."""
         self._sweeper = None
-        stale_before = time.monotonic() - IDLE_LIMIT
+        now = time.monotonic()
         for idle in self._idle.values():
-            while idle and (idle[0].idle_since <= stale_before or not idle[0].open):
+            while idle and (now - idle[0].idle_since >= IDLE_LIMIT or not idle[0].open):
                 idle.popleft().close()
-        if any(self._idle.values()):
-            self._sweeper = loop.call_later(IDLE_LIMIT, self._sweep, loop)
+        oldest = min((idle[0].idle_since for idle in self._idle.values() if idle), default=None)
+        if oldest is not None:  # next when the oldest left goes stale, not a whole limit later
+            self._sweeper = loop.call_later(oldest + IDLE_LIMIT - now, self._sweep, loop)
 
     async def aclose(self) -> None:
         """Close the idle connections; those in use close when their responses are let go."""
@@ -236,13 +252,19 @@ def _translate(exc: BaseException, request: UpstreamRequest) -> BaseException:
         return UpstreamUnreachable(request.backend, f"header {exc} is not a valid HTTP header: not sent to {origin}")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return UpstreamUnreachable(request.backend, f"TLS with {origin} failed: {exc.reason or exc}")  # type: ignore[union-attr]
+    if isinstance(exc, _HandshakeCut):
+        return UpstreamUnreachable(request.backend, f"TLS with {origin} failed: {exc} during the handshake")
     if isinstance(exc, socket.gaierror):
         return UpstreamUnreachable(request.backend, f"cannot resolve host of {origin}")
     if isinstance(exc, OSError):
-        return UpstreamUnreachable(request.backend, f"cannot connect to {origin}: {exc.strerror or exc}")
+        return UpstreamUnreachable(request.backend, f"cannot connect to {origin}: {_reason(exc)}")
     if isinstance(exc, ValueError):
         return UpstreamUnreachable(request.backend, f"cannot send to {request.url}: {exc}")
     return exc
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or {ConnectionResetError: "connection reset"}.get(type(exc), type(exc).__name__)
 
 
 def _origin(request: UpstreamRequest) -> str:

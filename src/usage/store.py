@@ -40,6 +40,9 @@ _SUMS = (
 )
 FIELDS = ("requests", "errors", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost_usd")
 _STOP = object()
+# What SQLite raises for one record it cannot take (an integer past 64 bits, a value of the wrong
+# type), as opposed to the database itself failing (locked, full, corrupt), which is retried.
+REFUSED_RECORD = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, OverflowError, ValueError, TypeError)
 
 
 class _Barrier:
@@ -90,7 +93,8 @@ class UsageStore:
             log.exception("cannot queue a usage record")
 
     async def flush(self) -> None:
-        """Wait until every record queued so far has been written (or its write has failed)."""
+        """Wait until every record queued so far has been written (or its write has failed).
+        Once close() has begun, return at once: close() itself waits for the writes."""
         if self._thread is None or not self._thread.is_alive() or self._closed:
             return  # once closed, a barrier would queue behind the writer's stop and never be reached
         barrier = _Barrier()
@@ -159,25 +163,34 @@ class UsageStore:
         """Commit `batch` in one transaction; what is left to retry (all of it on failure)."""
         try:
             self._commit(conn, batch)
-        except sqlite3.OperationalError as exc:  # locked, full, read-only: the database, not the records
-            log.warning("usage store: cannot write %d records, will retry: %s", len(batch), exc)
-            if len(batch) > MAX_PENDING:
-                log.error("usage store: dropping the %d oldest unwritten records", len(batch) - MAX_PENDING)
-                batch = batch[-MAX_PENDING:]
-            return batch
-        except Exception:  # noqa: BLE001 - a record SQLite refuses: retrying would block every later one
+        except REFUSED_RECORD:  # retrying a batch with a record SQLite refuses would block every later one
             return self._write_one_by_one(conn, batch)
+        except Exception as exc:  # noqa: BLE001 - locked, full, read-only: the database, not the records
+            return self._keep_for_retry(batch, exc)
         return []
 
     def _write_one_by_one(self, conn: sqlite3.Connection, batch: list[UsageRecord]) -> list[UsageRecord]:
+        refused: list[str] = []
         for index, rec in enumerate(batch):
             try:
                 self._commit(conn, [rec])
-            except sqlite3.OperationalError:
-                return self._write(conn, batch[index:])
-            except Exception as exc:  # noqa: BLE001 - this one record only
-                log.error("usage store: a record of %s cannot be written and is dropped: %s", rec.requested_model, exc)
-        return []
+            except REFUSED_RECORD as exc:
+                refused.append(f"{rec.requested_model} ({exc})")
+            except Exception as exc:  # noqa: BLE001 - the database failed: the rest waits for the retry
+                batch = self._keep_for_retry(batch[index:], exc)
+                break
+        else:
+            batch = []
+        if refused:
+            log.error("usage store: %d records cannot be written and are dropped: %s", len(refused), "; ".join(refused))
+        return batch
+
+    def _keep_for_retry(self, batch: list[UsageRecord], exc: Exception) -> list[UsageRecord]:
+        log.warning("usage store: cannot write %d records, will retry: %s", len(batch), exc)
+        if len(batch) > MAX_PENDING:
+            log.error("usage store: dropping the %d oldest unwritten records", len(batch) - MAX_PENDING)
+            return batch[-MAX_PENDING:]
+        return batch
 
     def _commit(self, conn: sqlite3.Connection, batch: list[UsageRecord]) -> None:
         rows = [schema.row_of(rec) for rec in batch]

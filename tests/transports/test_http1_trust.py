@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+import ssl
 import struct
 
 import pytest
@@ -83,6 +84,15 @@ async def test_a_chunked_bodys_trailer_is_not_merged_into_the_head(transport: Ht
     assert len(seen.connections) == 1  # a trailer is normal framing: the connection stays good
 
 
+async def test_bytes_after_a_response_that_closes_the_connection_leave_it_intact(transport: Http1Transport) -> None:
+    closing = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndone"
+    async with scripted([closing + b"junk after the end", ok(b"next")]) as seen:
+        response = await asyncio.wait_for(transport.send(request(f"{seen.url}/")), GUARD)
+        assert await asyncio.wait_for(response.read(), GUARD) == b"done"
+        assert await fetch(transport, f"{seen.url}/") == b"next"
+    assert len(seen.connections) == 2
+
+
 async def test_an_upgrade_response_is_unreachable_not_a_hang(transport: Http1Transport) -> None:
     upgrade = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
     async with scripted([upgrade]) as seen:
@@ -107,6 +117,25 @@ async def test_a_head_past_the_cap_is_unreachable(transport: Http1Transport, ext
         with pytest.raises(UpstreamUnreachable) as info:
             await fetch(transport, f"{seen.url}/")
     assert info.value.message.endswith(f"sent a malformed HTTP response: response head larger than {MAX_HEAD // 1024} KiB")
+
+
+async def test_a_header_line_that_never_ends_is_refused_at_the_cap(transport: Http1Transport) -> None:
+    sent = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+        while sent < 4 * MAX_HEAD and not writer.is_closing():  # pieces the client reads one by one
+            writer.write(b"z" * 4096)
+            sent += 4096
+            await writer.drain()
+            await asyncio.sleep(0.001)
+
+    async with raw_server(handle) as url:
+        with pytest.raises(UpstreamUnreachable) as info:
+            await asyncio.wait_for(transport.send(request(f"{url}/", timeout=GUARD)), GUARD / 2)
+    assert info.value.message.endswith(f"response head larger than {MAX_HEAD // 1024} KiB")
 
 
 async def test_a_head_just_under_the_cap_is_read(transport: Http1Transport) -> None:
@@ -177,7 +206,21 @@ async def test_a_clean_close_still_ends_a_close_delimited_body(transport: Http1T
 BIG = 32 * 1024 * 1024  # far more than the kernel buffers between the two ends
 
 
-async def test_a_connection_still_writing_its_request_is_not_reused(transport: Http1Transport) -> None:
+@pytest.fixture(params=["http", "https"])
+def server_ssl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext | None:
+    """None for plain HTTP; for HTTPS, the server's context, with its CA the only one the client trusts.
+    Under TLS the bytes still to write sit in the TCP transport beneath, not in the TLS one."""
+    if request.param == "http":
+        return None
+    certs = request.getfixturevalue("certs")
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certs / "ca.pem"))
+    return request.getfixturevalue("server_tls")
+
+
+async def test_a_connection_still_writing_its_request_is_not_reused(
+    transport: Http1Transport, server_ssl: ssl.SSLContext | None, release: asyncio.Event
+) -> None:
     connections = 0
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -187,20 +230,22 @@ async def test_a_connection_still_writing_its_request_is_not_reused(transport: H
             await read_request_head(reader)
             writer.write(ok(b"early"))  # answers before reading the body, and keeps the connection
             await writer.drain()
-            await asyncio.sleep(GUARD)
+            await release.wait()
         else:
             while await read_request(reader) is not None:
                 writer.write(ok(b"second"))
                 await writer.drain()
 
-    async with raw_server(handle) as url:
+    async with raw_server(handle, ssl=server_ssl) as url:
         response = await asyncio.wait_for(transport.send(request(f"{url}/", method="POST", body=b"x" * BIG)), GUARD)
         assert await asyncio.wait_for(response.read(), GUARD) == b"early"
         assert await fetch(transport, f"{url}/") == b"second"
     assert connections == 2
 
 
-async def test_a_stalled_upload_is_dropped_at_once_not_flushed(transport: Http1Transport) -> None:
+async def test_a_stalled_upload_is_dropped_at_once_not_flushed(
+    transport: Http1Transport, server_ssl: ssl.SSLContext | None
+) -> None:
     timed_out = asyncio.Event()
     received = asyncio.get_running_loop().create_future()
 
@@ -211,11 +256,11 @@ async def test_a_stalled_upload_is_dropped_at_once_not_flushed(transport: Http1T
         try:
             while chunk := await reader.read(1 << 20):
                 total += len(chunk)
-        except ConnectionError:
+        except (ConnectionError, ssl.SSLError):
             pass
         received.set_result(total)
 
-    async with raw_server(handle) as url:
+    async with raw_server(handle, ssl=server_ssl) as url:
         with pytest.raises(UpstreamTimeout):
             await transport.send(request(f"{url}/", method="POST", body=b"y" * BIG, timeout=0.3))
         timed_out.set()

@@ -145,13 +145,18 @@ async def test_close_without_start_still_writes(tmp_path: Path) -> None:
     assert len(rows(tmp_path / "u.db")) == 1
 
 
-async def test_failed_batch_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "failure",
+    [sqlite3.OperationalError("disk I/O error"), sqlite3.DatabaseError("database disk image is malformed")],
+    ids=["operational", "database"],
+)
+async def test_failed_batch_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception) -> None:
     real, calls = schema.row_of, []
 
     def flaky(rec: UsageRecord) -> tuple[object, ...]:
         calls.append(rec)
         if len(calls) == 1:
-            raise sqlite3.OperationalError("disk I/O error")
+            raise failure
         return real(rec)
 
     monkeypatch.setattr(schema, "row_of", flaky)
@@ -192,12 +197,15 @@ async def test_a_database_failure_while_isolating_a_bad_record_keeps_the_rest_fo
         return real(rec)
 
     monkeypatch.setattr(schema, "row_of", failing)
-    store = UsageStore(tmp_path / "u.db", flush_interval=0.02)
+    store = UsageStore(tmp_path / "u.db", flush_interval=0.02, batch_size=3)
+    await store.start()
     store.record(make_record(requested_model="bad"))
     store.record(make_record(requested_model="locked"))
     store.record(make_record(requested_model="good"))
+    await wait_for(lambda: store.written == 2)  # "locked" and "good" on the next try, "bad" never
     await store.close()
     assert [row["requested_model"] for row in rows(tmp_path / "u.db")] == ["locked", "good"]
+    assert calls.count("bad") == 2  # once in the batch, once alone: then dropped, not retried
 
 
 async def test_flush_after_close_returns_at_once(tmp_path: Path) -> None:
