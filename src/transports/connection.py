@@ -16,7 +16,7 @@ from collections import deque
 import httptools
 
 HIGH_WATER = 256 * 1024  # buffered body bytes past which the socket is paused
-MAX_HEAD = 64 * 1024  # bytes of response header names and values; no LLM API comes near it
+MAX_HEAD = 64 * 1024  # bytes of a response's head (interim ones included); no LLM API comes near it
 
 
 class Closed(Exception):
@@ -43,8 +43,8 @@ class Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.transport: asyncio.Transport | None = None
-        # The TCP transport under TLS: the TLS layer passes every encrypted byte straight down, so
-        # only this one knows whether the request is still being written.
+        # The TCP transport, also under TLS: the TLS layer may have handed bytes still unsent down to
+        # it, so only the two together know whether the request is still being written.
         self._tcp: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -105,7 +105,8 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return chunk
 
-    def start_tls(self, transport: asyncio.Transport) -> None:
+    def secured_by(self, transport: asyncio.Transport) -> None:
+        """From now on, read and write through the TLS transport that wraps the TCP one."""
         self.transport = transport
 
     @property
@@ -129,7 +130,9 @@ class Connection(asyncio.Protocol):
 
     @property
     def _written(self) -> bool:
-        return self._tcp is not None and self._tcp.get_write_buffer_size() == 0 and self.transport.get_write_buffer_size() == 0  # type: ignore[union-attr]
+        if self._tcp is None or self._tcp.get_write_buffer_size():
+            return False
+        return self.transport is self._tcp or not self.transport.get_write_buffer_size()  # type: ignore[union-attr]
 
     def close(self) -> None:
         self.closed = True
@@ -213,7 +216,7 @@ class Connection(asyncio.Protocol):
         status = self._parser.get_status_code()
         fields, self._fields = self._fields, []
         if self._head_size > MAX_HEAD and sum(len(k) + len(v) for k, v in fields) > MAX_HEAD:
-            raise ValueError(f"response head larger than {MAX_HEAD // 1024} KiB")  # whole in one read
+            raise ValueError(f"response head larger than {MAX_HEAD // 1024} KiB")  # ended within this read
         if status < 200:  # 100 Continue and friends: the real answer follows
             return
         self.status = status

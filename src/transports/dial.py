@@ -69,10 +69,13 @@ async def _connect(loop: asyncio.AbstractEventLoop, info: AddrInfo) -> socket.so
     sock = socket.socket(family, kind, proto)
     try:
         sock.setblocking(False)
+        # A request's head and body leave at once, not after an ACK (Nagle); asyncio would set this
+        # only for a socket whose proto says TCP.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         await loop.sock_connect(sock, address)
     except OSError as exc:
         sock.close()
-        if exc.errno:  # the loops' own message names the address, not the reason
+        if exc.errno and not isinstance(exc, socket.gaierror):  # the loops' message names the address, not the reason
             raise OSError(exc.errno, os.strerror(exc.errno)) from None
         raise
     except BaseException:

@@ -87,7 +87,7 @@ class Http1Transport:
                 # TLS started on our own TCP transport (not create_connection's ssl=) so that the
                 # connection can see that transport's write buffer: see Connection.reusable.
                 try:
-                    conn.start_tls(await loop.start_tls(tcp, conn, tls, server_hostname=host))
+                    conn.secured_by(await loop.start_tls(tcp, conn, tls, server_hostname=host))
                 except OSError as exc:
                     tcp.abort()
                     if isinstance(exc, ssl.SSLError):
@@ -126,8 +126,8 @@ class Http1Transport:
             while idle and (now - idle[0].idle_since >= IDLE_LIMIT or not idle[0].open):
                 idle.popleft().close()
         oldest = min((idle[0].idle_since for idle in self._idle.values() if idle), default=None)
-        if oldest is not None:  # next when the oldest left goes stale, not a whole limit later
-            self._sweeper = loop.call_later(oldest + IDLE_LIMIT - now, self._sweep, loop)
+        if oldest is not None:  # next when the oldest left goes stale (uvloop's clock is in ms: not sooner)
+            self._sweeper = loop.call_later(max(oldest + IDLE_LIMIT - now, 0.01), self._sweep, loop)
 
     async def aclose(self) -> None:
         """Close the idle connections; those in use close when their responses are let go."""
@@ -264,7 +264,9 @@ def _translate(exc: BaseException, request: UpstreamRequest) -> BaseException:
 
 
 def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or {ConnectionResetError: "connection reset"}.get(type(exc), type(exc).__name__)
+    if exc.strerror or str(exc):
+        return exc.strerror or str(exc)
+    return "connection reset" if isinstance(exc, ConnectionResetError) else type(exc).__name__
 
 
 def _origin(request: UpstreamRequest) -> str:

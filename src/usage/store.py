@@ -42,7 +42,10 @@ FIELDS = ("requests", "errors", "prompt_tokens", "completion_tokens", "reasoning
 _STOP = object()
 # What SQLite raises for one record it cannot take (an integer past 64 bits, a value of the wrong
 # type), as opposed to the database itself failing (locked, full, corrupt), which is retried.
-REFUSED_RECORD = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, OverflowError, ValueError, TypeError)
+REFUSED_RECORD = (
+    sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError,  # a type it cannot bind
+    OverflowError, ValueError, TypeError,
+)  # fmt: skip
 
 
 class _Barrier:
@@ -94,9 +97,10 @@ class UsageStore:
 
     async def flush(self) -> None:
         """Wait until every record queued so far has been written (or its write has failed).
-        Once close() has begun, return at once: close() itself waits for the writes."""
+        Once close() has begun, return at once: close() waits for the writes itself, and a barrier
+        queued behind the writer's stop would never be reached."""
         if self._thread is None or not self._thread.is_alive() or self._closed:
-            return  # once closed, a barrier would queue behind the writer's stop and never be reached
+            return
         barrier = _Barrier()
         self._queue.put_nowait(barrier)
         self._wake.set()

@@ -95,6 +95,7 @@ async def test_a_hanging_address_gives_way_to_the_next_after_the_delay() -> None
     sock = await asyncio.wait_for(race([attempts.hangs("v6"), attempts.succeeds("v4")], delay=0.05), GUARD)
     assert sock is attempts.sockets["v4"]
     assert time.monotonic() - began >= 0.05
+    await asyncio.sleep(0)  # the loser learns of its cancellation on the next turn of the loop
     assert attempts.cancelled == ["v6"]
     sock.close()
 
@@ -199,6 +200,7 @@ async def test_a_real_refused_address_falls_through_to_a_listening_one() -> None
     try:
         sock = await asyncio.wait_for(race([attempt(loop, refused), attempt(loop, listening)]), GUARD)
         assert sock.getpeername() == ("127.0.0.1", port)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         sock.close()
     finally:
         server.close()

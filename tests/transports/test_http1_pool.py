@@ -156,6 +156,21 @@ async def test_a_reader_stopping_late_leaves_a_reused_connection_alone(transport
     assert accepted == 1
 
 
+async def test_a_connection_parked_while_paused_still_notices_the_server_close_it(
+    transport: Http1Transport,
+) -> None:
+    # One byte past HIGH_WATER: the read that pauses the socket is the one that completes the body,
+    # so the connection is reusable and paused when it is released unread.
+    first = ok(b"a" * (HIGH_WATER + 1))
+    async with scripted([then_close(first, linger=0.3), ok(b"second")]) as seen:
+        response = await asyncio.wait_for(transport.send(request(f"{seen.url}/1")), GUARD)
+        await asyncio.sleep(0.1)  # the whole body has arrived
+        await response.aclose()
+        await asyncio.sleep(0.5)  # the server has closed the idle connection meanwhile
+        assert await fetch(transport, f"{seen.url}/2") == b"second"
+    assert len(seen.connections) == 2
+
+
 async def test_a_connection_released_with_a_large_unread_body_serves_the_next_request(
     transport: Http1Transport,
 ) -> None:

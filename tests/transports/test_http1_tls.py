@@ -7,7 +7,9 @@ SSL_CERT_FILE: each test sets it before a fresh transport's first https request.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import struct
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,24 @@ async def test_a_server_whose_ca_is_not_trusted_is_unreachable(
     assert info.value.message.startswith(f"{BACKEND}: TLS with {seen.url} failed: ")
     assert "CERTIFICATE_VERIFY_FAILED" in info.value.message
     assert seen.heads == []
+
+
+async def test_a_connection_reset_during_the_handshake_is_a_tls_failure(
+    transport: Http1Transport, certs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(certs / "ca.pem"))
+
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the ClientHello has begun to arrive
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async with raw_server(reset) as base:
+        url = base.replace("http://", "https://")
+        with pytest.raises(UpstreamUnreachable) as info:
+            await fetch(transport, f"{url}/v1/models")
+    assert info.value.message.startswith(f"{BACKEND}: TLS with {url} failed: ")
+    assert "reset" in info.value.message.lower()
 
 
 async def test_a_plain_http_server_behind_an_https_url_is_unreachable(

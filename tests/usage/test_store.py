@@ -170,11 +170,18 @@ async def test_failed_batch_is_retried(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 200])
-async def test_a_record_sqlite_refuses_is_dropped_and_the_rest_are_kept(tmp_path: Path, batch_size: int) -> None:
+@pytest.mark.parametrize(
+    "refused",
+    [{"prompt_tokens": 2**64}, {"user_agent": {"not": "text"}}],  # past SQLite's INTEGER; a type it cannot bind
+    ids=["too-large", "wrong-type"],
+)
+async def test_a_record_sqlite_refuses_is_dropped_and_the_rest_are_kept(
+    tmp_path: Path, batch_size: int, refused: dict[str, object]
+) -> None:
     store = UsageStore(tmp_path / "u.db", flush_interval=0.02, batch_size=batch_size)
     await store.start()
     store.record(make_record(requested_model="before"))
-    store.record(make_record(requested_model="too-many-tokens", prompt_tokens=2**64))  # past SQLite's INTEGER
+    store.record(make_record(requested_model="refused", **refused))
     store.record(make_record(requested_model="after"))
     await store.flush()
     store.record(make_record(requested_model="later"))
