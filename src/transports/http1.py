@@ -3,8 +3,9 @@
 Why our own client: on the benchmark, aiohttp's client cost about 150 µs of CPU per
 request, more than all the rest of the proxy; this one costs about 20 µs. It does what an
 LLM upstream needs and nothing else: one pool per origin, TLS, Content-Length, chunked and
-close-delimited bodies, gzip and deflate, connect and read timeouts. It follows no redirects
-and keeps no cookies. Every failure becomes UpstreamUnreachable or UpstreamTimeout in
+close-delimited bodies, gzip and deflate, connect and read timeouts, and a host's addresses
+raced as RFC 8305 asks (`src.transports.dial`). Idle connections are closed after IDLE_LIMIT
+even when no request follows. It follows no redirects and keeps no cookies. Every failure becomes UpstreamUnreachable or UpstreamTimeout in
 `_translate`, and only there.
 """
 

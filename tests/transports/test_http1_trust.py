@@ -271,7 +271,9 @@ async def test_a_stalled_upload_is_dropped_at_once_not_flushed(
 # --- letting go --------------------------------------------------------------------------------
 
 
-async def served_until_closed(closed: asyncio.Event):
+def served_until_closed(closed: asyncio.Event):
+    """A server that answers every request, and sets `closed` once the client closes the connection."""
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while await read_request(reader) is not None:
             writer.write(ok(b"fine"))
@@ -286,7 +288,7 @@ async def test_connections_left_idle_after_traffic_stops_are_closed(monkeypatch:
     closed = asyncio.Event()
     transport = Http1Transport()
     try:
-        async with raw_server(await served_until_closed(closed)) as url:
+        async with raw_server(served_until_closed(closed)) as url:
             assert await fetch(transport, f"{url}/") == b"fine"
             await asyncio.wait_for(closed.wait(), GUARD)  # no request, no aclose(): only the sweep
     finally:
@@ -296,7 +298,7 @@ async def test_connections_left_idle_after_traffic_stops_are_closed(monkeypatch:
 async def test_a_connection_released_after_aclose_is_closed_not_pooled() -> None:
     closed = asyncio.Event()
     transport = Http1Transport()
-    async with raw_server(await served_until_closed(closed)) as url:
+    async with raw_server(served_until_closed(closed)) as url:
         response = await asyncio.wait_for(transport.send(request(f"{url}/")), GUARD)
         await transport.aclose()
         assert await asyncio.wait_for(response.read(), GUARD) == b"fine"
