@@ -1,9 +1,10 @@
 """Shared pieces of the Anthropic Messages end-to-end tests (`/v1/messages` with the official SDK).
 
-Test modules import the fixtures they use; a test's `scripted` or `native` argument then
-shadows no import:
+Test modules import the fixtures they use; a test's `native` argument then shadows no import:
 
-    from tests.e2e.anthropic_helpers import scripted_fixture, scripted_server  # noqa: F401
+    from tests.e2e.anthropic_helpers import native_fixture, native_server  # noqa: F401
+
+The scripted upstream (`scripted`) is every end-to-end module's, in conftest.py.
 """
 
 from __future__ import annotations
@@ -20,24 +21,10 @@ import pytest
 from src.core.config import Config
 from tests.fakes.messages_upstream import MessagesUpstream
 from tests.fakes.proxy import PROXY_KEY, RunningProxy
-from tests.fakes.scripted import ScriptedUpstream
 
 USER = [{"role": "user", "content": "hi"}]
 LOCAL_KEY = "sk-local-upstream-0001"
 OR_KEY = "sk-or-v1-native-upstream-0001"
-
-
-@pytest.fixture(scope="session")
-def scripted_server() -> Iterator[ScriptedUpstream]:
-    server = ScriptedUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(name="scripted")
-def scripted_fixture(scripted_server: ScriptedUpstream) -> ScriptedUpstream:
-    scripted_server.reset()
-    return scripted_server
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,10 @@
 """Shared pieces of the failover and hybrid end-to-end tests.
 
-Test modules import the fixtures under their own names (`scripted_fixture`, `shared_proxy_fixture`),
-so that a test's `scripted` or `shared_proxy` argument shadows no import:
+Test modules import the fixtures under their own names (`shared_proxy_fixture`), so that a
+test's `shared_proxy` argument shadows no import; the scripted upstream (`scripted`) is every
+end-to-end module's, in conftest.py:
 
-    from tests.e2e.failover_helpers import proxy_pool, scripted_fixture, scripted_server  # noqa: F401
+    from tests.e2e.failover_helpers import proxy_pool  # noqa: F401
 """
 
 from __future__ import annotations
@@ -26,19 +27,6 @@ from tests.fakes.scripted import ScriptedUpstream
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 KEYS = {"a": "sk-upstream-a-0001", "b": "sk-upstream-b-0002", "c": "sk-upstream-c-0003"}
-
-
-@pytest.fixture(scope="session")
-def scripted_server() -> Iterator[ScriptedUpstream]:
-    server = ScriptedUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(name="scripted")
-def scripted_fixture(scripted_server: ScriptedUpstream) -> ScriptedUpstream:
-    scripted_server.reset()
-    return scripted_server
 
 
 @pytest.fixture(scope="session")

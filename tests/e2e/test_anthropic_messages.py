@@ -15,8 +15,6 @@ from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
     USER,
     local_config,
     post,
-    scripted_fixture,
-    scripted_server,
     sdk,
     sse_events,
 )

@@ -19,8 +19,6 @@ from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
     native_server,
     openai_backend,
     post,
-    scripted_fixture,
-    scripted_server,
     sdk,
     sse_events,
 )

@@ -16,8 +16,6 @@ from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
     make_config,
     openai_backend,
     post,
-    scripted_fixture,
-    scripted_server,
     sdk,
     sse_events,
 )

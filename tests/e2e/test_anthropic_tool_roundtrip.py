@@ -10,8 +10,6 @@ import pytest
 from src.core.config import Config
 from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
     local_config,
-    scripted_fixture,
-    scripted_server,
     sdk,
 )
 from tests.fakes.proxy import RunningProxy

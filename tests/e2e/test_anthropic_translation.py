@@ -14,8 +14,6 @@ from src.core.config import Config
 from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
     USER,
     local_config,
-    scripted_fixture,
-    scripted_server,
     sdk,
 )
 from tests.fakes.proxy import RunningProxy

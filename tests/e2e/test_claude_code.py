@@ -23,8 +23,6 @@ from src.core.config import Config
 from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
     LOCAL_KEY,
     local_config,
-    scripted_fixture,
-    scripted_server,
 )
 from tests.fakes.proxy import PROXY_KEY, RunningProxy
 from tests.fakes.scripted import ScriptedUpstream, Step, chunk, usage_chunk

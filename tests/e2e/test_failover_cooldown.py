@@ -14,8 +14,6 @@ from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     fail,
     make_config,
     proxy_pool,
-    scripted_fixture,
-    scripted_server,
     sdk,
     shared_proxy_fixture,
     three_backends,

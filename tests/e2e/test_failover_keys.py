@@ -17,8 +17,6 @@ from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     keys_of,
     make_config,
     raw_post,
-    scripted_fixture,
-    scripted_server,
     sdk,
 )
 from tests.fakes.proxy import RunningProxy

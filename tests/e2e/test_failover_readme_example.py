@@ -22,8 +22,6 @@ from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     REASONING,
     header,
     reasoning_of,
-    scripted_fixture,
-    scripted_server,
     sdk,
 )
 from tests.fakes.proxy import PROXY_KEY, RunningProxy

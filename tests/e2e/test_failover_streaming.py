@@ -16,8 +16,6 @@ from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     make_config,
     raw_post,
     proxy_pool,
-    scripted_fixture,
-    scripted_server,
     sdk,
     shared_proxy_fixture,
 )

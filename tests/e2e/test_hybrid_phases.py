@@ -20,8 +20,6 @@ from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     make_config,
     reasoning_of,
     proxy_pool,
-    scripted_fixture,
-    scripted_server,
     sdk,
     shared_proxy_fixture,
     wait_until,

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.threaded import ThreadedServer
 
 NATIVE_TEXT = "Hello natively"
 SIGNATURE = "EqQBCkgIARABGAIiQL1native+signature/=="
@@ -88,7 +89,7 @@ class MessagesSeen:
 
 
 @dataclass
-class MessagesUpstream:
+class MessagesUpstream(ThreadedServer):
     requests: list[MessagesSeen] = field(default_factory=list)
     port: int = 0
     stream_ending: str = "complete"  # or "error", "cut"
@@ -111,33 +112,10 @@ class MessagesUpstream:
     def paths(self) -> list[str]:
         return [seen.path for seen in self.requests]
 
-    # --- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> MessagesUpstream:
-        ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve(ready)), daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("messages upstream did not start")
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    async def _serve(self, ready: threading.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
-        self.port = runner.addresses[0][1]
-        ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
 
     # --- handlers ------------------------------------------------------------------------------
     async def _record(self, request: web.Request) -> tuple[dict[str, Any], web.Response | None]:

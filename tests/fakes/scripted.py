@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.threaded import ThreadedServer
 
 USAGE = {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14, "cost": 0.0001}
 Event = dict[str, Any] | str  # a JSON payload for `data:`, or a raw line such as ": keep-alive"
@@ -46,7 +47,7 @@ class Seen:
 
 
 @dataclass
-class ScriptedUpstream:
+class ScriptedUpstream(ThreadedServer):
     requests: list[Seen] = field(default_factory=list)
     aborted: list[str] = field(default_factory=list)
     port: int = 0
@@ -75,32 +76,9 @@ class ScriptedUpstream:
     def models(self) -> list[str]:
         return [seen.model for seen in self.requests]
 
-    # --- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> ScriptedUpstream:
-        ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve(ready)), daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("scripted upstream did not start")
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    async def _serve(self, ready: threading.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._list)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
-        self.port = runner.addresses[0][1]
-        ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
 
     # --- handlers ------------------------------------------------------------------------------
     async def _list(self, request: web.Request) -> web.Response:

@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.threaded import ThreadedServer
 
 MODELS = [
     {
@@ -84,7 +85,7 @@ class Recorded:
 
 
 @dataclass
-class FakeUpstream:
+class FakeUpstream(ThreadedServer):
     host: str = "127.0.0.1"
     port: int = 0
     requests: list[Recorded] = field(default_factory=list)
@@ -99,37 +100,9 @@ class FakeUpstream:
     def last(self) -> Recorded:
         return self.requests[-1]
 
-    # --- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeUpstream:
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake upstream did not start")
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def _run(self, ready: threading.Event) -> None:
-        # asyncio.run cancels the handlers still sleeping (stalls) before it closes the loop.
-        asyncio.run(self._serve(ready))
-
-    async def _serve(self, ready: threading.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v1/chat/completions", self._chat)
         app.router.add_get("/api/v1/models", self._models)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
-        self.port = runner.addresses[0][1]
-        ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
 
     # --- handlers --------------------------------------------------------------------------
     async def _models(self, request: web.Request) -> web.Response:
