@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.fakes.proxy import RunningProxy
 from tests.fakes.upstream import FakeUpstream
+
+
+@pytest.fixture(autouse=True)
+def _work_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in a folder of its own: a default `./switchyard.db` lands there, never in the checkout."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,10 @@
 """The hybrid backend: one model reasons, another answers with that reasoning in its prompt.
 
-Phase 1 streams the reasoning model and stops it once the reasoning ends. Phase 2 sends the
-client's request to the execution model, the reasoning appended to the system message, and
-the client gets that answer with the reasoning exposed as OpenRouter does (`reasoning`).
-A failed or slow phase 1 is only a warning; a failed phase 2 is the hybrid route's failure.
+A hybrid route names both models as its legs (`route.legs`: reasoning, then execution). Phase 1
+streams the reasoning model and stops it once the reasoning ends. Phase 2 sends the client's
+request to the execution model, the reasoning appended to the system message, and the client
+gets that answer with the reasoning exposed as OpenRouter does (`reasoning`). A failed or slow
+phase 1 is only a warning; a failed phase 2 is the hybrid route's failure.
 """
 
 from __future__ import annotations
@@ -11,20 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
 
-import orjson
-
-from src.backends.base import Backend
+from src.backends.answer import Answer
+from src.backends.base import Backend, Call
 from src.backends.hybrid_answer import answer_with_reasoning, tool_call_answer
 from src.backends.reasoning import ReasoningReader, Thought
-from src.core.errors import UpstreamError
-from src.core.pipeline import rewrite
-from src.core.routing import Route
-from src.core.streaming import EventSplitter, event_data, is_done
-from src.transports.base import UpstreamResponse
+from src.routing.plan import Route
+from src.wire.errors import UpstreamError
+from src.wire.openai_chat import CHAT, is_done
+from src.wire.sse import NOT_JSON
 
 log = logging.getLogger("switchyard.hybrid")
+DEFAULT_REASONING_TIMEOUT = 60.0
 REASONING_BLOCK = (
     "<reasoning>\n{reasoning}\n</reasoning>\n"
     "The block above is a separate model's reasoning about this conversation. "
@@ -32,60 +31,54 @@ REASONING_BLOCK = (
 )
 
 
-class Hybrid:
-    def __init__(self, backends: Mapping[str, Backend]) -> None:
-        self._backends = backends
+class HybridBackend(Backend):
+    def __init__(self, name: str, backends: Mapping[str, Backend], reasoning_timeout: float) -> None:
+        super().__init__(name)
+        self._backends = backends  # the registry it belongs to: its legs' backends
+        self._timeout = reasoning_timeout
 
-    async def chat(
-        self, route: Route, raw: bytes, body: dict[str, Any], headers: Mapping[str, str], stream: bool
-    ) -> UpstreamResponse:
-        assert route.hybrid is not None
-        plan = route.hybrid
-        thought = await self._reason(plan.reasoning, raw, body, headers, plan.reasoning_timeout)
+    async def chat(self, call: Call, route: Route, key: int | None = None) -> Answer:
+        reasoning, execution = route.legs
+        thought = await self._reason(reasoning, call)
         if thought.tool_calls:
-            return tool_call_answer(thought)
-        execution = plan.execution
+            return tool_call_answer(thought, reasoning.backend)
         changes = {"model": execution.model, **execution.params, **route.params}
         if thought.reasoning:
-            changes["messages"] = with_reasoning(body.get("messages"), thought.reasoning)
-        upstream = await self._backends[execution.backend].chat(rewrite(raw, body, changes), headers)
-        return answer_with_reasoning(upstream, thought)
+            changes["messages"] = with_reasoning(call.body.get("messages"), thought.reasoning)
+        target = Route(execution.backend, execution.model)
+        answer = await self._backends[execution.backend].chat(call.rewritten(changes), target)
+        return answer_with_reasoning(answer, thought)
 
-    async def _reason(
-        self, leg: Route, raw: bytes, body: dict[str, Any], headers: Mapping[str, str], timeout: float
-    ) -> Thought:
+    async def _reason(self, leg: Route, call: Call) -> Thought:
         reader = ReasoningReader()
         changes = {"model": leg.model, **leg.params, "stream": True, "stream_options": {"include_usage": True}}
         try:
-            async with asyncio.timeout(timeout):
-                upstream = await self._backends[leg.backend].chat(rewrite(raw, body, changes), headers)
+            async with asyncio.timeout(self._timeout):
+                answer = await self._backends[leg.backend].chat(call.rewritten(changes), Route(leg.backend, leg.model))
                 try:
-                    await _read_reasoning(upstream, reader, leg.backend)
+                    await _read_reasoning(answer, reader)
                 finally:
-                    await upstream.aclose()  # mid-stream: stops the model before it answers
+                    await answer.aclose()  # mid-stream: stops the model before it answers
         except (UpstreamError, TimeoutError) as exc:
-            reason = exc.message if isinstance(exc, UpstreamError) else f"no reasoning within {timeout:g}s"
+            reason = exc.message if isinstance(exc, UpstreamError) else f"no reasoning within {self._timeout:g}s"
             log.warning("hybrid: the reasoning phase on %s failed (%s); answering without reasoning", leg, reason)
             return Thought()
         return reader.result()
 
 
-async def _read_reasoning(upstream: UpstreamResponse, reader: ReasoningReader, backend: str) -> None:
-    splitter = EventSplitter()
-    async for chunk in upstream.iter_chunks():
-        for event in splitter.feed(chunk):
+async def _read_reasoning(answer: Answer, reader: ReasoningReader) -> None:
+    async for batch in answer.events():
+        for event in batch:
             if is_done(event):
                 return
-            try:
-                payload = orjson.loads(event_data(event))
-            except orjson.JSONDecodeError:
+            payload = event.payload
+            if payload is NOT_JSON or not isinstance(payload, dict):
                 continue  # a comment or keep-alive
-            if isinstance(payload, dict):
-                if payload.get("error"):
-                    raise UpstreamError(backend, "the reasoning stream ended with an error")
-                # Once the model has finished by itself, its usage chunk costs nothing to wait for.
-                if reader.feed(payload) and not (reader.finished and reader.thought.usage is None):
-                    return
+            if CHAT.in_band_error(payload) is not None:
+                raise UpstreamError(answer.origin, "the reasoning stream ended with an error")
+            # Once the model has finished by itself, its usage chunk costs nothing to wait for.
+            if reader.feed(payload) and not (reader.finished and reader.thought.usage is None):
+                return
 
 
 def with_reasoning(messages: object, reasoning: str) -> object:

@@ -9,15 +9,17 @@ from typing import Any
 
 import orjson
 
+from src.backends.answer import Answer, BufferedAnswer
 from src.backends.reasoning import Thought
-from src.core.held import BufferedResponse
-from src.core.streaming import EventSplitter, event_data
-from src.transports.base import UpstreamResponse
+from src.wire.openai_chat import CHAT
+from src.wire.protocol import InBandError
+from src.wire.errors import UpstreamStatusError
+from src.wire.sse import Event
 
 JSON_HEADERS = {"content-type": "application/json"}
 
 
-def tool_call_answer(thought: Thought) -> BufferedResponse:
+def tool_call_answer(thought: Thought, origin: str) -> BufferedAnswer:
     """A completion holding the reasoning model's tool calls; streams replay it as chunks."""
     completion = {
         "id": thought.id or f"hybrid-{time.time_ns()}",
@@ -34,41 +36,39 @@ def tool_call_answer(thought: Thought) -> BufferedResponse:
     }
     if thought.usage:
         completion["usage"] = thought.usage
-    return BufferedResponse(200, JSON_HEADERS, orjson.dumps(completion))
+    return BufferedAnswer(200, JSON_HEADERS, orjson.dumps(completion), CHAT, origin)
 
 
-class ReasonedAnswer:
-    """The execution model's response, rewritten on the way through."""
+class ReasonedAnswer(Answer):
+    """The execution model's answer, its events rewritten on the way through."""
 
-    def __init__(self, upstream: UpstreamResponse, thought: Thought) -> None:
-        self._upstream = upstream
+    def __init__(self, inner: Answer, thought: Thought) -> None:
+        self._inner = inner
         self._thought = thought
-        self.status = upstream.status
-        self.headers: Mapping[str, str] = upstream.headers
+        self.status, self.headers = inner.status, inner.headers
+        self.protocol, self.origin = inner.protocol, inner.origin
+
+    @property
+    def is_stream(self) -> bool:
+        return self._inner.is_stream
 
     async def read(self) -> bytes:
-        return _completion_with(await self._upstream.read(), self._thought)
+        return _completion_with(await self._inner.read(), self._thought)
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
-        if not self.headers.get("content-type", "").startswith("text/event-stream"):
-            yield await self.read()
-            return
-        splitter = EventSplitter()
+    async def events(self) -> AsyncIterator[list[Event]]:
         pending = True  # the reasoning still has to go into the first delta
-        async for chunk in self._upstream.iter_chunks():
-            events = splitter.feed(chunk)
-            if events:
-                rewritten = []
-                for event in events:
-                    event, pending = _event_with(event, self._thought, pending)
-                    rewritten.append(event)
-                yield b"".join(rewritten)
-        tail = splitter.flush()
-        if tail:
-            yield tail
+        async for batch in self._inner.events():
+            rewritten = []
+            for event in batch:
+                event, pending = _event_with(event, self._thought, pending)
+                rewritten.append(event)
+            yield rewritten
+
+    def failure(self, error: InBandError, payload: bytes) -> UpstreamStatusError:
+        return self._inner.failure(error, payload)
 
     async def aclose(self) -> None:
-        await self._upstream.aclose()
+        await self._inner.aclose()
 
 
 def _completion_with(body: bytes, thought: Thought) -> bytes:
@@ -87,15 +87,12 @@ def _completion_with(body: bytes, thought: Thought) -> bytes:
     return orjson.dumps(completion)
 
 
-def _event_with(event: bytes, thought: Thought, pending: bool) -> tuple[bytes, bool]:
-    wants_reasoning = pending and thought.reasoning and b'"choices"' in event
-    wants_usage = thought.usage and b'"usage"' in event
+def _event_with(event: Event, thought: Thought, pending: bool) -> tuple[Event, bool]:
+    wants_reasoning = pending and thought.reasoning and b'"choices"' in event.raw
+    wants_usage = thought.usage and b'"usage"' in event.raw
     if not (wants_reasoning or wants_usage):
         return event, pending
-    try:
-        chunk = orjson.loads(event_data(event))
-    except orjson.JSONDecodeError:
-        return event, pending
+    chunk = event.payload
     if not isinstance(chunk, dict):
         return event, pending
     choices = chunk.get("choices")
@@ -105,7 +102,7 @@ def _event_with(event: bytes, thought: Thought, pending: bool) -> tuple[bytes, b
         pending = False
     if wants_usage and isinstance(chunk.get("usage"), dict):
         chunk["usage"] = add_usage(chunk["usage"], thought.usage or {})
-    return b"data: " + orjson.dumps(chunk) + b"\n\n", pending
+    return Event.of(chunk), pending
 
 
 def add_usage(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,7 +123,7 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def answer_with_reasoning(upstream: UpstreamResponse, thought: Thought) -> UpstreamResponse:
+def answer_with_reasoning(answer: Answer, thought: Thought) -> Answer:
     if not thought.reasoning and not thought.usage:
-        return upstream
-    return ReasonedAnswer(upstream, thought)
+        return answer
+    return ReasonedAnswer(answer, thought)

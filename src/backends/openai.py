@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from src.backends.base import Backend
+from src.backends.http import HttpBackend
 
 
-class OpenAIBackend(Backend):
+class OpenAIBackend(HttpBackend):
     pass

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from src.backends.base import MAX_ERROR_TEXT, Backend
+from src.backends.http import MAX_ERROR_TEXT, HttpBackend
 
 
-class OpenRouterBackend(Backend):
+class OpenRouterBackend(HttpBackend):
     passthrough_headers = ("x-session-id", "x-openrouter-metadata", "x-openrouter-categories")
 
     def headers(
@@ -32,5 +32,5 @@ class OpenRouterBackend(Backend):
         raw = metadata.get("raw")
         if not isinstance(raw, str):
             raw = None
-        parts = [f"provider {provider}" if isinstance(provider, str) else None, raw[:MAX_ERROR_TEXT] if raw else None]
+        parts = [f"provider {provider}" if isinstance(provider, str) else None, self.mask.clip(raw, MAX_ERROR_TEXT) if raw else None]
         return ": ".join(p for p in parts if p) or None

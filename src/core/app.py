@@ -1,73 +1,89 @@
-"""The ASGI app: routes, the lifespan that owns the upstream connection pool, and error mapping.
+"""The ASGI app: the route table, the lifespan that owns the upstream connection pool, the steps
+every request takes before its endpoint (loop guard, proxy key, body), and error mapping.
 
 A bare ASGI callable rather than a Starlette app: Starlette's router and its two exception
 middlewares cost about a tenth of the proxy's CPU per request, for a table of eight routes
-and one error mapping. Requests and responses are still Starlette's.
+and one error mapping.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
-from starlette.datastructures import State
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from src.core.config import Config
-from src.core.disconnect import ClientDisconnected
-from src.core.envelopes import anthropic_error, openai_error
-from src.core.errors import InternalError, MethodNotAllowed, NotFound, ProxyError
+from src.backends.identity import HOP_HEADER
+from src.config import Config
+from src.core import admin
+from src.core.body import read_body
+from src.core.delivery import deliver
+from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
 from src.core.runtime import Runtime
-from src.frontends import admin, anthropic, openai
+from src.frontends import anthropic_messages, models, openai_chat
+from src.frontends.gateway import Gateway
+from src.frontends.incoming import Incoming
+from src.frontends.reply import BodyReply, Reply
 from src.transports.base import Transport
 from src.transports.http1 import Http1Transport
+from src.usage.meter import CLIENT_LEFT, Meter
+from src.wire.anthropic import MESSAGES
+from src.wire.errors import InternalError, LoopDetected, MethodNotAllowed, NotFound, ProxyError
+from src.wire.json_body import parse_json_object
+from src.wire.openai_chat import CHAT
+from src.wire.protocol import WireProtocol
 
 log = logging.getLogger("switchyard")
-ANTHROPIC_PATHS = "/v1/messages"  # errors here are in Anthropic's envelope; everywhere else in OpenAI's
-Endpoint = Callable[[Request], Awaitable[Response]]
+Serve = Callable[[Runtime, Incoming], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
-class Route:
-    path: str  # exact, or a prefix when it ends in "/" (the rest is the `tail` path parameter)
+class Endpoint:
+    path: str  # exact, or a prefix when `prefix` (the rest is the request's `tail`)
     method: str
-    endpoint: Endpoint
-    tail: str | None = None
+    serve: Serve
+    protocol: WireProtocol = CHAT  # the envelope its errors are written in
+    body: bool = False  # takes a JSON body, read and parsed before `serve`
+    metered: bool = False  # a proxied request: recorded, budgeted, and its failures too
+    auth: bool = True  # needs a proxy key (/metrics decides for itself)
+    prefix: bool = False
 
 
-async def health(request: Request) -> JSONResponse:
-    runtime: Runtime = request.app.state.runtime
-    return JSONResponse(runtime.health())
+def front(serve: Callable[[Gateway, Incoming], Awaitable[Reply]]) -> Serve:
+    """A front-end's endpoint, which sees only the gateway."""
+
+    async def endpoint(runtime: Runtime, incoming: Incoming) -> Reply:
+        return await serve(runtime.gateway, incoming)
+
+    return endpoint
 
 
-ROUTES = (
-    Route("/v1/chat/completions", "POST", openai.chat_completions),
-    Route("/v1/messages", "POST", anthropic.messages),
-    Route("/v1/messages/count_tokens", "POST", anthropic.count_tokens),
-    Route("/v1/models", "GET", openai.list_models),
-    Route("/v1/models/", "GET", openai.retrieve_model, tail="model_id"),
-    Route("/v1/usage", "GET", admin.usage),
-    Route("/metrics", "GET", admin.metrics),
-    Route("/health", "GET", health),
+ENDPOINTS = (
+    Endpoint("/v1/chat/completions", "POST", front(openai_chat.completions), body=True, metered=True),
+    Endpoint("/v1/messages", "POST", front(anthropic_messages.messages), MESSAGES, body=True, metered=True),
+    Endpoint("/v1/messages/count_tokens", "POST", front(anthropic_messages.count_tokens), MESSAGES, body=True),
+    Endpoint("/v1/models", "GET", front(models.list_models)),
+    Endpoint("/v1/models/", "GET", front(models.retrieve_model), prefix=True),
+    Endpoint("/v1/usage", "GET", admin.usage),
+    Endpoint("/metrics", "GET", admin.metrics, auth=False),
+    Endpoint("/health", "GET", admin.health, auth=False),
 )
-_EXACT = {route.path: route for route in ROUTES if route.tail is None}
-_PREFIXED = tuple(route for route in ROUTES if route.tail is not None)
+_EXACT = {endpoint.path: endpoint for endpoint in ENDPOINTS if not endpoint.prefix}
+_PREFIXED = tuple(endpoint for endpoint in ENDPOINTS if endpoint.prefix)
 
 
 class App:
     def __init__(self, config: Config, transport_factory: Callable[[], Transport]) -> None:
         self.config = config
-        self.state = State()  # `runtime` once started: request.app.state.runtime
-        self.routes = ROUTES
+        self.runtime: Runtime | None = None  # once started
         self._transport_factory = transport_factory
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            scope["app"] = self
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -76,25 +92,40 @@ class App:
             await send({"type": "websocket.close", "code": 1008})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
+        runtime = self.runtime
+        assert runtime is not None, "the lifespan starts the runtime before any request"
+        meter: Meter | None = None
+        protocol = MESSAGES if scope["path"].startswith("/v1/messages") else CHAT
         try:
-            response = await route_for(scope)(request)
+            endpoint, tail = endpoint_for(scope)
+            protocol = endpoint.protocol
+            incoming = take_in(runtime, scope, endpoint, tail)
+            meter = incoming.meter
+            if endpoint.body:
+                incoming.raw = await read_body(receive, incoming.headers, runtime.body_limit)
+                incoming.body = parse_json_object(incoming.raw)
+                if meter is not None:
+                    meter.asked_for(incoming.body)
+            async with cancelled_on_disconnect(receive) if endpoint.body else contextlib.nullcontext():
+                reply = await endpoint.serve(runtime, incoming)
         except ProxyError as error:
-            response = render_error(request, error)
-        except (ClientDisconnected, ClientDisconnect):
-            # Nobody will read this answer; the status only names the case in server logs (nginx's 499).
+            reply = error_reply(scope, protocol, error, meter)
+        except ClientDisconnected:
+            # Nobody will read an answer; the status only names the case in the record (nginx's 499).
             log.debug("client disconnected: %s %s", scope["method"], scope["path"])
-            response = Response(status_code=499)
+            if meter is not None:
+                meter.failed(ProxyError("the client left", status=CLIENT_LEFT))
+            return
         except Exception:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-            response = render_error(request, InternalError())
-        await response(scope, receive, send)
+            reply = error_reply(scope, protocol, InternalError(), meter)
+        await deliver(reply, receive, send, runtime.redact)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
         transport = self._transport_factory()
         try:
-            self.state.runtime = runtime = Runtime.build(self.config, transport)
+            self.runtime = runtime = Runtime.build(self.config, transport)
             await runtime.accounting.store.start()
         except BaseException:
             await transport.aclose()
@@ -117,27 +148,39 @@ def create_app(config: Config, transport_factory: Callable[[], Transport] = Http
     return App(config, transport_factory)
 
 
-def route_for(scope: Scope) -> Endpoint:
-    """The endpoint for the request's method and path; raises NotFound or MethodNotAllowed."""
+def endpoint_for(scope: Scope) -> tuple[Endpoint, str]:
+    """The endpoint for the request's method and path, and the path's tail; raises NotFound or MethodNotAllowed."""
     path, method = scope["path"], scope["method"]
-    route = _EXACT.get(path) or next((r for r in _PREFIXED if path.startswith(r.path) and path != r.path), None)
-    if route is None:
+    endpoint = _EXACT.get(path) or next((e for e in _PREFIXED if path.startswith(e.path) and path != e.path), None)
+    if endpoint is None:
         raise NotFound(f"no such endpoint: {path}")
-    if method != route.method and not (method == "HEAD" and route.method == "GET"):
-        allowed = "GET, HEAD" if route.method == "GET" else route.method
+    if method != endpoint.method and not (method == "HEAD" and endpoint.method == "GET"):
+        allowed = "GET, HEAD" if endpoint.method == "GET" else endpoint.method
         raise MethodNotAllowed(f"{method} is not allowed on {path}", headers={"allow": allowed})
-    if route.tail is not None:
-        scope["path_params"] = {route.tail: path[len(route.path):]}
-    return route.endpoint
+    return endpoint, path[len(endpoint.path) :] if endpoint.prefix else ""
 
 
-def render_error(request: Request, error: ProxyError) -> Response:
-    """The one place a ProxyError becomes an HTTP response."""
-    runtime: Runtime = request.app.state.runtime
-    message = runtime.redact(error.message)
-    path = request.scope["path"]
-    log.log(logging.WARNING if error.status >= 500 else logging.INFO, "%s %s -> %d: %s",
-            request.scope["method"], path, error.status, message)
-    envelope = anthropic_error if path.startswith(ANTHROPIC_PATHS) else openai_error
-    return Response(envelope(error, message), status_code=error.status, headers=error.headers,
-                    media_type="application/json")
+def take_in(runtime: Runtime, scope: Scope, endpoint: Endpoint, tail: str) -> Incoming:
+    """The request as an endpoint receives it: not from a proxy, with a valid key, metered if proxied."""
+    # Header names arrive lower-case; a dict, since each is looked up often.
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    if HOP_HEADER in headers:
+        raise LoopDetected(
+            "this request came from a Switchyard proxy (x-switchyard-hop): a backend's base_url points back at a proxy"
+        )
+    key_name = runtime.keys.authenticate(headers) if endpoint.auth else ""
+    query = dict(parse_qsl(scope["query_string"].decode("latin-1"))) if scope.get("query_string") else {}
+    incoming = Incoming(headers, key_name, tail, query)
+    if endpoint.metered:
+        incoming.meter = Meter(runtime.accounting, key_name, headers.get("user-agent"), endpoint.protocol.name)
+    return incoming
+
+
+def error_reply(scope: Scope, protocol: WireProtocol, error: ProxyError, meter: Meter | None) -> BodyReply:
+    """The one place a ProxyError becomes an HTTP response, and a proxied request's failure a record."""
+    if meter is not None:
+        meter.failed(error)
+    level = logging.WARNING if error.status >= 500 else logging.INFO
+    log.log(level, "%s %s -> %d: %s", scope["method"], scope["path"], error.status, error.message)
+    return BodyReply(error.status, protocol.error_body(error, error.message), dict(error.headers))
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 
-from src.core.errors import AuthenticationFailed
+from src.wire.errors import AuthenticationFailed
 
 ANONYMOUS = "anonymous"
 

@@ -13,11 +13,9 @@ from collections.abc import Sequence
 from src import __version__
 from src.core import commands
 from src.core.commands import COMMANDS
-from src.core.config import LOG_LEVELS, Config, is_loopback
-from src.core.errors import ConfigError
+from src.config import LOG_LEVELS, Config, ConfigError, is_loopback, load_config
 from src.core.log import configure_logging
-from src.core.redaction import Redactor
-from src.core.settings import load_config
+from src.wire.redaction import Redactor
 
 log = logging.getLogger("switchyard")
 

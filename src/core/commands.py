@@ -12,15 +12,15 @@ import time
 from collections.abc import Sequence
 
 from src.backends import build_backends
-from src.core.config import Config
-from src.core.errors import ConfigError, UpstreamError
-from src.core.settings import load_config
+from src.config import Config, ConfigError, load_config
 from src.transports.http1 import Http1Transport
 from src.usage.models_listing import ModelRow, filter_rows, format_table, rows_from_catalog, rows_json
 from src.usage.report import format_summary
 from src.usage.schema import SchemaError
 from src.usage.since import parse_since
 from src.usage.store import GROUPS, UsageStore
+from src.wire.errors import UpstreamError
+from src.wire.redaction import Redactor
 
 COMMANDS = ("usage", "models")
 
@@ -79,15 +79,15 @@ def _usage(args: argparse.Namespace, config: Config) -> int:
 async def _models(args: argparse.Namespace, config: Config) -> int:
     transport = Http1Transport()
     try:
-        backends = build_backends(config, transport)
+        backends = {name: b for name, b in build_backends(config, transport).items() if b.lists_models}
         listed = await asyncio.gather(*(b.list_models() for b in backends.values()), return_exceptions=True)
     finally:
         await transport.aclose()
     rows: list[ModelRow] = []
     failed = 0
-    for (name, backend), models in zip(backends.items(), listed, strict=True):
+    for name, models in zip(backends, listed, strict=True):
         if isinstance(models, UpstreamError):
-            print(f"switchyard: {backend.redact(models.message)}", file=sys.stderr)
+            print(f"switchyard: {Redactor(config.secrets())(models.message)}", file=sys.stderr)
             failed += 1
         elif isinstance(models, BaseException):
             raise models

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from src.core.redaction import RedactingFilter, Redactor
+from src.wire.redaction import RedactingFilter, Redactor
 
 
 def configure_logging(level: str, redact: Redactor) -> None:

@@ -1,1 +1,3 @@
-"""Protocol front-ends: the endpoints clients call, each in its own protocol."""
+"""Client protocols: one module per protocol a client speaks (OpenAI chat completions and models,
+Anthropic Messages), on one request path (`serving`, `relay`). Each endpoint takes the gateway
+and an authenticated request, and returns a Reply that `src.core` sends."""

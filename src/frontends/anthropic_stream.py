@@ -1,93 +1,44 @@
-"""A chat-completions stream translated, event by event, into Anthropic's Messages stream."""
+"""The translation step of a Messages stream served by a chat-completions route: chat chunk
+events in, Anthropic events out, with a `ping` after each PING_INTERVAL of upstream silence."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-import orjson
-
-from src.core.completion_stream import completion_as_events
-from src.core.envelopes import anthropic_stream_error
-from src.core.errors import UpstreamError, UpstreamProtocolError, UpstreamUnreachable
-from src.core.streaming import EventSplitter, event_data, is_done, is_whole
-from src.transports.base import UpstreamResponse
 from src.translation.anthropic_stream import StreamTranslator
+from src.wire.openai_chat import is_done
+from src.wire.sse import Event
 
 PING_INTERVAL = 10.0  # seconds of upstream silence before a `ping` keeps the client's connection warm
 
 
-async def translated_events(
-    upstream: UpstreamResponse,
-    translator: StreamTranslator,
-    backend: str,
-    redact: Callable[[str], str],
-    ping_interval: float = PING_INTERVAL,
-) -> AsyncIterator[bytes]:
-    splitter = EventSplitter()
-    complete = False
-    try:
-        async for chunk in _with_pings(_chunks(upstream, backend), ping_interval):
-            if chunk is None:
-                yield translator.ping()
+async def translated(
+    batches: AsyncIterator[list[Event]], translator: StreamTranslator, ping_interval: float = PING_INTERVAL
+) -> AsyncIterator[list[Event]]:
+    """Ends with message_stop once the upstream said [DONE], with one error event if it reported a
+    failure, and with nothing otherwise: the relay then ends the stream with an error event."""
+    async with contextlib.aclosing(batches):  # type: ignore[type-var]
+        async for batch in _with_pings(batches, ping_interval):
+            if batch is None:
+                yield [Event(translator.ping())]
                 continue
             out: list[bytes] = []
-            for event in splitter.feed(chunk):
-                complete = _translate(event, translator, out) or complete
+            for event in batch:
+                if is_done(event):
+                    out.extend(translator.finish())
+                elif isinstance(payload := event.payload, dict):
+                    out.extend(translator.feed(payload))
             if out:
-                yield b"".join(out)
-        tail = splitter.flush()
-        if tail and is_whole(tail):
-            out = []
-            complete = _translate(tail, translator, out) or complete
-            yield b"".join(out)
-    except UpstreamError as exc:
-        yield anthropic_stream_error(exc, redact(exc.message))
-        return
-    if complete:
-        yield b"".join(translator.finish())
-    else:
-        failure = UpstreamUnreachable(backend, "the stream ended before it was complete")
-        yield anthropic_stream_error(failure, failure.message)
+                yield [Event(raw) for raw in out]
 
 
-def _translate(event: bytes, translator: StreamTranslator, out: list[bytes]) -> bool:
-    """Feeds one upstream event; True once the upstream said it is done."""
-    if is_done(event):
-        return True
-    data = event_data(event)
-    if not data:
-        return False  # a comment: OpenRouter's keep-alive
-    try:
-        chunk = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return False
-    out.extend(translator.feed(chunk))
-    return False
-
-
-async def _chunks(upstream: UpstreamResponse, backend: str) -> AsyncIterator[bytes]:
-    """The upstream's bytes; a JSON answer to a streaming request is replayed as chunk events."""
-    if upstream.headers.get("content-type", "").startswith("text/event-stream"):
-        async for chunk in upstream.iter_chunks():
-            yield chunk
-        return
-    payload = await upstream.read()
-    try:
-        replayed = completion_as_events(orjson.loads(payload))
-    except orjson.JSONDecodeError:
-        replayed = None
-    if replayed is None:
-        raise UpstreamProtocolError(backend, "answered a streaming request with neither a stream nor a chat completion")
-    yield replayed
-
-
-async def _with_pings(chunks: AsyncIterator[bytes], interval: float) -> AsyncIterator[bytes | None]:
-    """The chunks, with a None after each `interval` of silence. The pending read is never
+async def _with_pings(batches: AsyncIterator[list[Event]], interval: float) -> AsyncIterator[list[Event] | None]:
+    """The batches, with a None after each `interval` of silence. The pending read is never
     cancelled by a ping, so no upstream bytes are lost."""
-    iterator = aiter(chunks)
-    pending: asyncio.Task[bytes] | None = None
+    iterator = aiter(batches)
+    pending: asyncio.Task[list[Event]] | None = None
     try:
         while True:
             pending = pending or asyncio.ensure_future(anext(iterator))
@@ -96,11 +47,11 @@ async def _with_pings(chunks: AsyncIterator[bytes], interval: float) -> AsyncIte
                 yield None
                 continue
             try:
-                chunk = pending.result()
+                batch = pending.result()
             except StopAsyncIteration:
                 return
             pending = None
-            yield chunk
+            yield batch
     finally:
         if pending is not None and not pending.done():
             pending.cancel()

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 import orjson
 
-from src.core.envelopes import anthropic_type_for
 from src.translation.tool_names import safe_identifier
 
 # D3. content_filter: LiteLLM says end_turn and CCR stop_sequence; `refusal` is the Anthropic
@@ -169,31 +168,6 @@ def _details(fields: dict) -> list[dict]:
 def _is_anthropic(item: dict) -> bool:
     fmt = item.get("format")
     return fmt is None or (isinstance(fmt, str) and fmt.startswith("anthropic"))
-
-
-def error_type(code: object) -> str:
-    """The Anthropic error type for an upstream error's code, numeric or not (D6)."""
-    if isinstance(code, str) and code.isdigit():
-        code = int(code)
-    if isinstance(code, int) and not isinstance(code, bool):
-        return anthropic_type_for(code)
-    return "api_error"
-
-
-def upstream_error(payload: dict, choice: dict | None) -> tuple[int | None, str] | None:
-    """(code, message) when the upstream reported a failure inside a 200 (A5, A6), else None."""
-    error = payload.get("error") or (choice.get("error") if choice else None)
-    if isinstance(error, dict) and not any(error.values()):
-        error = None  # A5: `{}` and `{code: null, message: ""}` arrive on successes too
-    if not error and not (choice and choice.get("finish_reason") == "error"):
-        return None
-    error = error if isinstance(error, dict) else {"message": str(error or "")}
-    code = error.get("code")
-    if isinstance(code, str) and code.isdigit():
-        code = int(code)
-    message = error.get("message")
-    message = message if isinstance(message, str) and message else "the upstream model failed mid-generation"
-    return (code if isinstance(code, int) and not isinstance(code, bool) else None), message
 
 
 def first_choice(payload: dict) -> dict | None:

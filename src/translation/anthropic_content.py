@@ -6,7 +6,7 @@ from typing import NoReturn
 
 import orjson
 
-from src.core.errors import InvalidRequest
+from src.wire.errors import InvalidRequest
 from src.translation.anthropic_common import ANTHROPIC_REASONING_FORMAT
 from src.translation.tool_names import ToolNames, safe_identifier
 

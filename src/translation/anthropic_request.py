@@ -9,7 +9,7 @@ have the same meaning on its chat endpoint (A2, A11), pass through: see `_PASS_T
 
 from __future__ import annotations
 
-from src.core.errors import InvalidRequest
+from src.wire.errors import InvalidRequest
 from src.translation.anthropic_content import (
     assistant_turn,
     block_type,

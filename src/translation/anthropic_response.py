@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from src.core.errors import UpstreamProtocolError, UpstreamStatusError
+from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
 from src.translation.anthropic_common import (
     anthropic_usage,
     first_choice,
@@ -15,8 +15,8 @@ from src.translation.anthropic_common import (
     stop_details,
     tool_input,
     tool_use_id,
-    upstream_error,
 )
+from src.wire.openai_chat import CHAT
 from src.translation.tool_names import ToolNames
 
 _UNNAMED_TOOL = "unknown_tool"
@@ -40,10 +40,8 @@ def chat_to_message(
     if not isinstance(completion, dict):
         raise UpstreamProtocolError("upstream", "the chat completion is not a JSON object")
     choice = first_choice(completion)
-    if failure := upstream_error(completion, choice):
-        code, text = failure
-        status = code if code is not None and 400 <= code <= 599 else 502
-        raise UpstreamStatusError("upstream", status, text, code=None if code is None else str(code))
+    if failure := CHAT.in_band_error(completion):
+        raise UpstreamStatusError("upstream", failure.status, failure.message, code=failure.code)
     choice = choice or {}
     message = choice.get("message")
     message = message if isinstance(message, dict) else {}

@@ -14,7 +14,6 @@ import orjson
 
 from src.translation.anthropic_common import (
     anthropic_usage,
-    error_type,
     first_choice,
     message_id,
     reasoning_signature,
@@ -22,10 +21,11 @@ from src.translation.anthropic_common import (
     redacted_thinking,
     stop_details,
     tool_use_id,
-    upstream_error,
     zero_usage,
 )
 from src.translation.tool_names import ToolNames
+from src.wire.anthropic import type_for
+from src.wire.openai_chat import CHAT
 
 _UNNAMED_TOOL = "unknown_tool"
 _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
@@ -79,9 +79,8 @@ class StreamTranslator:
         if self._done or not isinstance(chunk, dict):
             return []
         choice = first_choice(chunk)
-        if failure := upstream_error(chunk, choice):
-            code, text = failure
-            return [self.error(error_type(code), text)]
+        if failure := CHAT.in_band_error(chunk):
+            return [self.error(type_for(failure.status), failure.message)]
         events = self._start(chunk)
         if choice is not None and self._finish is None:
             delta = choice.get("delta")

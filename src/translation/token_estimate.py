@@ -46,7 +46,7 @@ import re
 
 import orjson
 
-from src.core.errors import InvalidRequest
+from src.wire.errors import InvalidRequest
 from src.translation.image_size import base64_image_dimensions
 
 _REQUEST_OVERHEAD = 3

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from urllib.parse import urlsplit
 
-from src.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from src.wire.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from src.transports.base import UpstreamRequest
 from src.transports.connection import Closed, Connection, Malformed, ReadTimeout
 from src.transports.dial import dial

@@ -121,11 +121,6 @@ class Budgets:
         if actual_cost is not None:
             state.recent.append(actual_cost)
 
-    def spent(self, key_name: str) -> float:
-        """The key's spend in its current budget period, including the estimates of requests in flight."""
-        state = self._keys.get(key_name)
-        return 0.0 if state is None else state.spent + state.reserved
-
     def _check_budget(self, key_name: str, limits: KeyLimits, state: _KeyState, now: float) -> None:
         assert limits.budget_usd is not None
         start = period_start(limits.budget_period, now)

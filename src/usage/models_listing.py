@@ -1,11 +1,10 @@
-"""The `models` command's listing, and "did you mean" for a model a backend does not know."""
+"""The `models` command's listing: rows, filters and the table."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from difflib import SequenceMatcher
 from typing import Any
 
 import orjson
@@ -13,7 +12,6 @@ import orjson
 from src.usage.pricing import format_usd, price_per_token
 
 MILLION = Decimal(1_000_000)
-SIMILAR = 0.6  # difflib ratio below which an id is not suggested
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,54 +106,6 @@ def format_table(rows: Sequence[ModelRow]) -> str:
 def rows_json(rows: Sequence[ModelRow]) -> str:
     """The rows as a JSON array of objects (with `provider`), for `models --json`."""
     return orjson.dumps([{**asdict(row), "provider": row.provider} for row in rows], option=orjson.OPT_INDENT_2).decode()
-
-
-def did_you_mean(model: str, catalog_ids: Sequence[str], limit: int = 3) -> list[str]:
-    """Up to `limit` ids of the catalog closest to `model`, best first.
-
-    First the ids whose name after the vendor prefix is `model` (without any vendor prefix it
-    carries), then those whose name starts with it, shortest first (`gpt-4o` ->
-    `openai/gpt-4o`, then `openai/gpt-4o-mini`), then the closest by difflib's ratio.
-    """
-    wanted = model.strip().lower()
-    bare = _name(wanted)
-    if not bare:
-        return []
-    exact: list[str] = []
-    prefixed: list[str] = []
-    scored: list[tuple[float, str]] = []
-    matcher = SequenceMatcher(autojunk=False)
-    matcher.set_seq2(wanted)  # difflib caches what it learns about the second sequence
-    bare_matcher = SequenceMatcher(autojunk=False)
-    bare_matcher.set_seq2(bare)
-    for candidate in dict.fromkeys(catalog_ids):
-        lowered = candidate.lower()
-        if lowered == wanted:
-            continue
-        name = _name(lowered)
-        if name == bare:
-            exact.append(candidate)
-        elif name.startswith(bare):
-            prefixed.append(candidate)
-        else:
-            score = max(_ratio(matcher, lowered), _ratio(bare_matcher, name))
-            if score >= SIMILAR:
-                scored.append((score, candidate))
-    prefixed.sort(key=lambda c: (len(c), c))
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    return (exact + prefixed + [candidate for _, candidate in scored])[:limit]
-
-
-def _ratio(matcher: SequenceMatcher[str], candidate: str) -> float:
-    matcher.set_seq1(candidate)
-    if matcher.real_quick_ratio() < SIMILAR or matcher.quick_ratio() < SIMILAR:
-        return 0.0
-    return matcher.ratio()
-
-
-def _name(model_id: str) -> str:
-    """An id without its vendor prefix: `openai/gpt-4o` -> `gpt-4o`."""
-    return model_id.lstrip("~").rpartition("/")[2]
 
 
 def _per_million(value: object) -> float | None:

@@ -62,8 +62,6 @@ class UsageStore:
         self.path = path
         self.flush_interval = flush_interval
         self.batch_size = batch_size
-        self.written = 0  # records committed so far
-        self.batches = 0  # commits so far
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -206,8 +204,6 @@ class UsageStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self.written += len(batch)
-        self.batches += 1
 
     def summary(self, since: float | None, group_by: str, key_name: str | None = None) -> dict[str, Any]:
         """Totals and one row per group (key, model, backend or UTC day) of the requests since `since`.

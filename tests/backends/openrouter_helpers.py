@@ -10,9 +10,9 @@ import respx
 from starlette.datastructures import Headers
 
 from src.backends.openrouter import OpenRouterBackend
-from src.core.config import Identity, OpenRouterBackendConfig
-from src.core.errors import UpstreamStatusError
-from src.transports.httpx import HttpxTransport
+from src.config import Identity, OpenRouterBackendConfig
+from src.wire.errors import UpstreamStatusError
+from tests.fakes.httpx_transport import HttpxTransport
 
 BASE = "https://or.test/api/v1"
 CHAT_URL = f"{BASE}/chat/completions"

@@ -10,10 +10,10 @@ from starlette.datastructures import Headers
 
 from src.backends.base import MAX_ERROR_TEXT
 from src.backends.openai import OpenAIBackend
-from src.core.config import Identity, OpenAIBackendConfig
-from src.core.errors import UpstreamStatusError
-from src.core.redaction import MASK
-from src.transports.httpx import HttpxTransport
+from src.config import Identity, OpenAIBackendConfig
+from src.wire.errors import UpstreamStatusError
+from src.wire.redaction import MASK
+from tests.fakes.httpx_transport import HttpxTransport
 from tests.backends.openrouter_helpers import BODY, CHAT_URL, MODELS_URL, make_backend
 
 pytestmark = pytest.mark.anyio

@@ -11,8 +11,8 @@ import pytest
 from src.backends.hybrid import REASONING_BLOCK, with_reasoning
 from src.backends.hybrid_answer import ReasonedAnswer, add_usage, answer_with_reasoning, tool_call_answer
 from src.backends.reasoning import Thought
-from src.core.held import BufferedResponse
-from src.core.streaming import EventSplitter, event_data
+from src.failover.held import BufferedResponse
+from src.wire.sse import EventSplitter, event_data
 
 SSE = {"content-type": "text/event-stream"}
 JSON = {"content-type": "application/json"}

@@ -9,10 +9,10 @@ from starlette.datastructures import Headers
 from src import __version__
 from src.backends import build_backends
 from src.backends.openai import OpenAIBackend
-from src.core.config import Config, Identity, OpenAIBackendConfig
+from src.config import Config, Identity, OpenAIBackendConfig
 from src.core.envelopes import openai_type
-from src.core.errors import UpstreamProtocolError, UpstreamStatusError
-from src.transports.httpx import HttpxTransport
+from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
+from tests.fakes.httpx_transport import HttpxTransport
 
 BASE = "http://llm.test:8080/v1"
 CHAT_URL = f"{BASE}/chat/completions"

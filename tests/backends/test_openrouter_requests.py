@@ -9,8 +9,8 @@ from starlette.datastructures import Headers
 from src import __version__
 from src.backends import build_backends
 from src.backends.openrouter import OpenRouterBackend
-from src.core.config import Config, Identity
-from src.transports.httpx import HttpxTransport
+from src.config import Config, Identity
+from tests.fakes.httpx_transport import HttpxTransport
 from tests.backends.openrouter_helpers import BASE, BODY, CHAT_URL, COMPLETION, chat_request, make_backend
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ import pytest
 from starlette.datastructures import Headers
 
 from src.core.envelopes import openai_type
-from src.core.errors import UpstreamProtocolError, UpstreamStatusError
+from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
 from tests.backends.openrouter_helpers import BODY, CHAT_URL, MODELS_URL, NAME, chat_error, make_backend
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from src.core.config import Config
+from src.config import Config
 
 LOCAL = {"type": "openai", "base_url": "http://127.0.0.1:9/v1"}
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from src.core.errors import ConfigError
-from src.core.settings import load_config
+from src.config import ConfigError
+from src.config.loading import load_config
 
 
 OR_FILE_KEY = "sk-or-file-secret-0001"

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from src.core.accounting import Accounting
-from src.core.catalog import ModelCatalog
-from src.core.config import Config
-from src.core.errors import LimitReached, PermissionDenied
-from src.core.routing import Router
+from src.usage.accounting import Accounting
+from src.backends.catalog import ModelCatalog
+from src.config import Config
+from src.wire.errors import LimitReached, PermissionDenied
+from src.core.runtime import router_for
 from src.usage.record import Tokens, UsageRecord
 
 pytestmark = pytest.mark.anyio
@@ -113,7 +113,7 @@ def test_recording_settles_the_reservation_with_the_actual_cost() -> None:
 
 
 def routes(books_config: Config, model: str) -> tuple[Any, ...]:
-    return Router.from_config(books_config).plan(model)
+    return router_for(books_config).plan(model)
 
 
 def test_allowed_routes_keeps_only_fully_matching_routes() -> None:

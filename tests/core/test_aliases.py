@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from src.core.aliases import AliasRule, apply_aliases, check_replacement
+from src.routing.aliases import AliasRule, apply_aliases, check_replacement
 
 
 def rules(*pairs: tuple[str, str]) -> tuple[AliasRule, ...]:

@@ -8,8 +8,8 @@ import pytest
 
 from src.core import app as app_module
 from src.core.app import ROUTES, create_app, route_for
-from src.core.config import Config
-from src.core.errors import MethodNotAllowed, NotFound
+from src.config import Config
+from src.wire.errors import MethodNotAllowed, NotFound
 from src.frontends import admin, anthropic, openai
 from tests.core.config_helpers import minimal
 

@@ -6,7 +6,7 @@ import pytest
 from starlette.datastructures import Headers
 
 from src.core.auth import ProxyKeys
-from src.core.errors import AuthenticationFailed
+from src.wire.errors import AuthenticationFailed
 
 KEYS = {"alice": "sk-alice-0123456789", "bob": "sk-bob-9876543210"}
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from src.core.catalog import FAILURE_TTL, ModelCatalog, public_model
-from src.core.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
+from src.backends.catalog import FAILURE_TTL, ModelCatalog, public_model
+from src.wire.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
 
 
 PRICING = {"prompt": "0.0000025", "completion": "0.00001"}

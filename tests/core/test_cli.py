@@ -16,7 +16,7 @@ import yaml
 
 from src import __version__
 from src.core.cli import build_parser, serving_problem
-from src.core.config import Config
+from src.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 PROXY_KEY = "sy-cli-test-proxy-secret-0003"

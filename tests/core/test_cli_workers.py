@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from src.core.cli import WORKER_ARGV, load_serving_config, main, worker_app
-from src.core.errors import ConfigError
+from src.config import ConfigError
 
 CONFIG = """
 backends:

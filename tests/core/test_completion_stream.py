@@ -8,8 +8,8 @@ import orjson
 import pytest
 from openai.types.chat import ChatCompletionChunk
 
-from src.core.completion_stream import completion_as_events
-from src.core.streaming import EventSplitter, ends_stream
+from src.wire.completion_stream import completion_as_events
+from src.wire.sse import EventSplitter, ends_stream
 
 USAGE = {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
 BASE = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o"}

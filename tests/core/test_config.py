@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from src.core.config import Config, OpenAIBackendConfig, is_loopback
+from src.config import Config, OpenAIBackendConfig, is_loopback
 from tests.core.config_helpers import LOCAL, first_error, minimal
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from src.core.config import Config, OpenRouterBackendConfig
+from src.config import Config, OpenRouterBackendConfig
 from tests.core.config_helpers import LOCAL, first_error, minimal
 
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from src.core.config import Config, FailoverConfig, HybridBackendConfig
-from src.core.errors import ConfigError
-from src.core.routing import Router
-from src.core.settings import load_config
+from src.config import Config, FailoverConfig, HybridBackendConfig
+from src.config import ConfigError
+from src.core.runtime import router_for
+from src.config.loading import load_config
 from tests.core.config_helpers import LOCAL, first_error, minimal
 from tests.core.settings_helpers import BACKENDS, OR_FILE_KEY, assert_clean, config_file, load_error
 
@@ -172,7 +172,7 @@ def test_good_failover_config_loads(tmp_path: Path) -> None:
     assert config.failover_routes == routes
     assert config.failover == FailoverConfig(cooldown=0)
     assert set(config.hybrid_backends()) == {"think"}
-    plan = Router.from_config(config).plan("anthropic/claude-sonnet-4")
+    plan = router_for(config).plan("anthropic/claude-sonnet-4")
     assert [str(route) for route in plan] == [
         "openrouter:anthropic/claude-sonnet-4",
         "openrouter:openai/gpt-4o",
@@ -188,7 +188,7 @@ def test_readme_failover_example_loads(tmp_path: Path) -> None:
     config = load_config({"config": str(path)}, {"OPENROUTER_API_KEY": OR_FILE_KEY})
     assert set(config.hybrid_backends()) == {"hybrid"}
     assert config.failover == FailoverConfig(max_attempts=5, deadline=300, max_retry_wait=5, connect_retries=2, cooldown=30)
-    plan = Router.from_config(config).plan("openrouter:x")
+    plan = router_for(config).plan("openrouter:x")
     assert [str(route) for route in plan] == ["openrouter:x", "hybrid:[openrouter:deepseek/deepseek-r1,local:qwen2.5-coder]"]
 
 

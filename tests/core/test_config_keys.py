@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from src.core.config import (
+from src.config import (
     Config,
     Identity,
     OpenAIBackendConfig,
     OpenRouterBackendConfig,
 )
-from src.core.settings import load_config
+from src.config.loading import load_config
 from tests.core.config_helpers import LOCAL, first_error, minimal
 from tests.core.settings_helpers import BACKENDS, config_file, load_error
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from src.core.cooldown import Cooldowns
-from src.core.routing import Route
+from src.failover.cooldown import Cooldowns
+from src.routing.plan import Route
 
 
 class Clock:

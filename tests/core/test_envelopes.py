@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from src.core.envelopes import openai_error, openai_stream_error, openai_type
-from src.core.errors import (
+from src.wire.errors import (
     AuthenticationFailed,
     InvalidRequest,
     MethodNotAllowed,

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from src.core.errors import ProxyError
-from src.core.streaming import EventStreamResponse
+from src.wire.errors import ProxyError
+from src.wire.sse import EventStreamResponse
 
 pytestmark = pytest.mark.anyio
 

@@ -9,15 +9,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from src.core.config import FailoverConfig
-from src.core.errors import (
+from src.config import FailoverConfig
+from src.wire.errors import (
     UpstreamError,
     UpstreamProtocolError,
     UpstreamStatusError,
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from src.core.failover import Action, Decision, Failure, History, classify, decide, moves_on, retry_after_seconds
+from src.failover.decision import Action, Decision, Failure, History, classify, decide, moves_on, retry_after_seconds
 
 RETRY, NEXT_KEY, NEXT_ROUTE, GIVE_UP = Action.RETRY, Action.NEXT_KEY, Action.NEXT_ROUTE, Action.GIVE_UP
 DEFAULTS = FailoverConfig()  # max_attempts 5, deadline 300, max_retry_wait 5, connect_retries 2

@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 from src.backends.openai import OpenAIBackend
-from src.core.config import Identity, OpenAIBackendConfig
-from src.core.errors import UpstreamStatusError, UpstreamUnreachable
-from src.core.held import BufferedResponse, PrimedStream, first_event, read_whole
-from src.transports.httpx import HttpxTransport
+from src.config import Identity, OpenAIBackendConfig
+from src.wire.errors import UpstreamStatusError, UpstreamUnreachable
+from src.failover.held import BufferedResponse, PrimedStream, first_event, read_whole
+from tests.fakes.httpx_transport import HttpxTransport
 
 pytestmark = pytest.mark.anyio
 

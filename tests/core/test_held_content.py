@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from src.core.held import carries_content
+from src.failover.held import carries_content
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import pytest
 from starlette.datastructures import Headers
 
 from src import __version__
-from src.core.config import Identity
-from src.core.identity import DEFAULT_USER_AGENT, client_header, identity_headers
+from src.config import Identity
+from src.backends.identity import DEFAULT_USER_AGENT, client_header, identity_headers
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from src.core.dispatcher import Attempt, Served
-from src.core.errors import InvalidRequest, UpstreamStatusError, UpstreamUnreachable
-from src.core.meter import Meter, MeteredStream
-from src.core.routing import Route
+from src.failover.dispatcher import Attempt, Served
+from src.wire.errors import InvalidRequest, UpstreamStatusError, UpstreamUnreachable
+from src.usage.meter import Meter, MeteredStream
+from src.routing.plan import Route
 from src.usage.limits import Reservation
 from src.usage.metrics import ProxyMetrics
 from src.usage.record import Attempt as AttemptRecord

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from src.core.errors import InvalidRequest
-from src.core.params import PARAMETERS, parse_params
+from src.wire.errors import InvalidRequest
+from src.routing.params import PARAMETERS, parse_params
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from src.core.errors import InvalidRequest
-from src.core.pipeline import apply_route, parse_json_object
-from src.core.routing import Route
+from src.wire.errors import InvalidRequest
+from src.wire.json_body import apply_route, parse_json_object
+from src.routing.plan import Route
 
 HUGE = 123456789012345678901234567890  # wider than 64 bits
 MESSAGES = [{"role": "user", "content": "hi"}]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from src.core.redaction import MASK, Redactor, RedactingFilter
+from src.wire.redaction import MASK, Redactor, RedactingFilter
 
 SECRET = "sk-or-v1-abcdef0123456789"
 

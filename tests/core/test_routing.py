@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from src.core.aliases import AliasRule
-from src.core.errors import InvalidRequest
-from src.core.routing import Route, Router
+from src.routing.aliases import AliasRule
+from src.wire.errors import InvalidRequest
+from src.routing.plan import Route, Router
 
 BACKENDS = frozenset({"openai", "openrouter", "ollama"})
 ALIASES = (

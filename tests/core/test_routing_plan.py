@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from src.core.config import Config
-from src.core.errors import InvalidRequest
-from src.core.routing import DEFAULT_REASONING_TIMEOUT, HybridPlan, Route, Router
+from src.config import Config
+from src.wire.errors import InvalidRequest
+from src.routing.plan import DEFAULT_REASONING_TIMEOUT, HybridPlan, Route, Router
 
 BACKENDS: dict[str, Any] = {
     "openrouter": {"type": "openrouter", "api_key": "sk-or-plan-test-0001"},
@@ -36,7 +36,7 @@ THINK = "think:[openrouter:deepseek/deepseek-r1,local:qwen]"
 
 def make(**overrides: Any) -> Router:
     data = {"backends": BACKENDS, "default_backend": "openrouter", **overrides}
-    return Router.from_config(Config.model_validate(data))
+    return router_for(Config.model_validate(data))
 
 
 def shape(routes: tuple[Route, ...]) -> list[tuple[str, dict[str, Any]]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from src.core.errors import InvalidRequest
-from src.core.selectors import Selector, parse_selector
+from src.wire.errors import InvalidRequest
+from src.routing.selectors import Selector, parse_selector
 
 BACKENDS = frozenset({"openrouter", "openai", "ollama"})
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from src.core.errors import InvalidRequest
-from src.core.selectors import InlineHybrid, parse_inline_hybrid, route_problem, split_alternatives
+from src.wire.errors import InvalidRequest
+from src.routing.selectors import InlineHybrid, parse_inline_hybrid, route_problem, split_alternatives
 
 PLAIN = ("openrouter", "local")
 HYBRIDS = ("think",)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from src.core.settings import load_config
+from src.config.loading import load_config
 from tests.core.settings_helpers import (
     BACKENDS,
     LOCAL_KEY,

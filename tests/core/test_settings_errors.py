@@ -9,9 +9,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from src.core.config import Config
-from src.core.errors import ConfigError
-from src.core.settings import describe
+from src.config import Config
+from src.config import ConfigError
+from src.config.loading import describe
 from tests.core.settings_helpers import (
     BACKENDS,
     LOCAL_KEY,

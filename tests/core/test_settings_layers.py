@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from src.core.settings import EnvSettings, load_config, merge_layers
+from src.config.loading import EnvSettings, load_config, merge_layers
 from tests.core.settings_helpers import (
     BACKENDS,
     OR_ENV_KEY,

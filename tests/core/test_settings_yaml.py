@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from src.core.errors import ConfigError
-from src.core.settings import expand_variables, load_config, read_yaml
+from src.config import ConfigError
+from src.config.loading import expand_variables, load_config, read_yaml
 from tests.core.settings_helpers import (
     BACKENDS,
     PROXY_FILE_KEY,

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from src.core.errors import ProxyError, UpstreamError, UpstreamTimeout, UpstreamUnreachable
-from src.core.redaction import Redactor
-from src.core.streaming import relay_events
+from src.wire.errors import ProxyError, UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from src.wire.redaction import Redactor
+from src.wire.sse import relay_events
 from tests.core.sse_helpers import OPENROUTER_ERROR, data
 
 SECRET = "sk-or-v1-relay-secret-0123456789"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from src.core.streaming import ends_stream, is_whole
+from src.wire.sse import ends_stream, is_whole
 from tests.core.sse_helpers import OPENROUTER_ERROR, data, delta
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from src.core.streaming import EventSplitter
+from src.wire.sse import EventSplitter
 
 
 def split_all(chunks: list[bytes]) -> list[bytes]:

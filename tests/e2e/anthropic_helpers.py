@@ -18,7 +18,7 @@ import anthropic
 import httpx
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.fakes.messages_upstream import MessagesUpstream
 from tests.fakes.proxy import PROXY_KEY, RunningProxy
 

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 import openai
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.fakes.proxy import PROXY_KEY, RunningProxy, config_for
 from tests.fakes.scripted import ScriptedUpstream
 from tests.fakes.upstream import FakeUpstream

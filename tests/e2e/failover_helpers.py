@@ -21,7 +21,7 @@ import openai
 import pytest
 from pydantic import SecretStr
 
-from src.core.config import Config
+from src.config import Config
 from tests.fakes.proxy import PROXY_KEY, RunningProxy
 from tests.fakes.scripted import ScriptedUpstream
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from src.frontends import anthropic_stream
 from src.frontends.anthropic_stream import translated_events
 from src.translation.anthropic_stream import StreamTranslator

@@ -9,7 +9,7 @@ import anthropic
 import httpx
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
     LOCAL_KEY,
     USER,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
     local_config,
     sdk,

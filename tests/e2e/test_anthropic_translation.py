@@ -10,7 +10,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
     USER,
     local_config,

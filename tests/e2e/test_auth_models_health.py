@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.fakes.proxy import PROXY_KEY, UPSTREAM_KEY, RunningProxy, config_for
 from tests.fakes.upstream import FakeUpstream
 

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.e2e.usage_helpers import (
     ADMIN,
     BOB,

@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from src.usage import schema
 from src.usage.record import UsageRecord
 from tests.e2e.usage_helpers import (

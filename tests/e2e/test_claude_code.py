@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
     LOCAL_KEY,
     local_config,
@@ -31,18 +31,20 @@ StartProxy = Callable[[Config], RunningProxy]
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_DIR = REPO / ".cache" / "claude-code"
 MODEL = "switchyard-e2e-model"  # passed with --model, so scripts can name it
+CLAUDE_CODE = "2.1.197"  # the version these tests were written against; a new one is a deliberate change
 
 
 @pytest.fixture(scope="session")
 def claude() -> Path:
     binary = INSTALL_DIR / "node_modules" / ".bin" / "claude"
-    if binary.exists():
+    if binary.exists() and _installed_version() == CLAUDE_CODE:
         return binary
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("Claude Code tests need npm (Node.js) to install @anthropic-ai/claude-code; npm is not on PATH")
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
-    command = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(INSTALL_DIR), "@anthropic-ai/claude-code"]
+    command = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(INSTALL_DIR),
+               f"@anthropic-ai/claude-code@{CLAUDE_CODE}"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired as exc:
@@ -51,6 +53,14 @@ def claude() -> Path:
         pytest.skip(f"npm install @anthropic-ai/claude-code failed (exit {done.returncode}, "
                     f"{binary} {'present' if binary.exists() else 'missing'}): {_tail(done.stderr)}")
     return binary
+
+
+def _installed_version() -> str | None:
+    manifest = INSTALL_DIR / "node_modules" / "@anthropic-ai" / "claude-code" / "package.json"
+    try:
+        return str(json.loads(manifest.read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _tail(stderr: str | bytes | None, lines: int = 15) -> str:

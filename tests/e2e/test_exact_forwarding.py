@@ -11,9 +11,9 @@ import openai
 import pytest
 from pydantic import ValidationError
 
-from src.core.config import Config
-from src.core.errors import ConfigError
-from src.core.settings import load_config
+from src.config import Config
+from src.config import ConfigError
+from src.config.loading import load_config
 from tests.fakes.proxy import PROXY_KEY, RunningProxy, config_for
 from tests.fakes.upstream import FakeUpstream
 

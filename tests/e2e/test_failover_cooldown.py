@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     ask,
     backends_called,

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from src.core.config import Config
-from src.core.routing import Route, Router
-from src.core.settings import load_config
+from src.config import Config
+from src.core.runtime import router_for
+from src.routing.plan import Route
+from src.config.loading import load_config
 from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     REASONING,
     header,
@@ -77,8 +78,8 @@ def hybrid_fallback(config: Config) -> tuple[str, tuple[Route, ...], int]:
         (k for k in keys if k == "openrouter"), keys[0]
     )
     model = key if ":" in key else f"{'openrouter:' if key == 'openrouter' else ''}vendor/readme-model"
-    plan = Router.from_config(config).plan(model)
-    place = next(i for i, route in enumerate(plan) if route.hybrid is not None)
+    plan = router_for(config).plan(model)
+    place = next(i for i, route in enumerate(plan) if route.legs)
     assert plan[0].backend == "openrouter", f"{model!r} does not start on openrouter: {plan[0]}"
     return model, plan, place
 
@@ -97,8 +98,8 @@ def test_the_readme_example_fails_over_to_its_hybrid(
     config = load_example(BLOCK, scripted.base_url, tmp_path, monkeypatch)
     model, plan, place = hybrid_fallback(config)
     hybrid = plan[place]
-    assert hybrid.hybrid is not None
-    reasoning_leg, execution_leg = hybrid.hybrid.reasoning, hybrid.hybrid.execution
+    assert hybrid.legs
+    reasoning_leg, execution_leg = hybrid.legs
     for route in plan[:place]:  # every route before the hybrid is busy
         scripted.script(route.model, Step(status=status))
     scripted.script(reasoning_leg.model, Step(events=reasoning_events(reasoning_leg.model, REASONING, "x")))

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     KEYS,
     MESSAGES,

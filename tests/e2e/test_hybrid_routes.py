@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     REASONING,
     fail,
@@ -74,7 +74,7 @@ def test_an_inline_hybrid_sends_its_execution_parameters_to_phase_two_only(
     text, reasoning, headers = reasoning_of(sdk(proxy), "hybrid:[or:r1,or:small?temperature=0.2]", stream)
 
     assert (text, reasoning) == ("Hello from small", REASONING)
-    assert headers["x-switchyard-route"] == "hybrid:[or:r1,or:small]"
+    assert headers["x-switchyard-route"] == "hybrid:[or:r1,or:small?temperature=0.2]"  # each leg keeps its parameters
     phase1, phase2 = scripted.requests
     assert (phase1.model, phase2.model) == ("r1", "small")
     assert phase2.body["temperature"] == 0.2
@@ -92,7 +92,7 @@ def test_an_inline_hybrid_may_be_an_alternative(
     text, reasoning, headers = reasoning_of(sdk(proxy), "or:big|hybrid:[or:r1,local:small?temperature=0.2]", stream)
 
     assert (text, reasoning) == ("Hello from small", REASONING)
-    assert (headers["x-switchyard-route"], headers["x-switchyard-attempts"]) == ("hybrid:[or:r1,local:small]", "2")
+    assert (headers["x-switchyard-route"], headers["x-switchyard-attempts"]) == ("hybrid:[or:r1,local:small?temperature=0.2]", "2")
     assert [seen.key for seen in scripted.requests][1:] == ["sk-or-hybrid-key-0001", "sk-local-key-0002"]
     assert scripted.requests[2].body["temperature"] == 0.2
 

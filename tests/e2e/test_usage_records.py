@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.e2e.usage_helpers import (
     UA,
     PricedUpstream,

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from src.core.config import Config
+from src.config import Config
 from tests.e2e.usage_helpers import (
     MESSAGES,
     PricedUpstream,

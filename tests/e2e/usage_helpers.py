@@ -26,7 +26,7 @@ import yaml
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from src.core.config import Config
+from src.config import Config
 from tests.fakes.proxy import PROXY_KEY, UPSTREAM_KEY, RunningProxy
 from tests.fakes.scripted import ScriptedUpstream
 

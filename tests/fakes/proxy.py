@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 
 from src.core.app import create_app
-from src.core.config import Config
+from src.config import Config
 from src.transports.http1 import Http1Transport
 from src.transports.base import Transport
 

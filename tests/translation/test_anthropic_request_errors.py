@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from src.core.errors import InvalidRequest
+from src.wire.errors import InvalidRequest
 from src.translation.anthropic_request import messages_to_chat
 
 

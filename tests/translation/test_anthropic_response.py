@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from src.core.errors import UpstreamStatusError
+from src.wire.errors import UpstreamStatusError
 from src.translation.anthropic_request import messages_to_chat
 from src.translation.anthropic_response import chat_to_message
 from src.translation.tool_names import ToolNames

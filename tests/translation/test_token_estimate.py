@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from src.core.errors import InvalidRequest
+from src.wire.errors import InvalidRequest
 from src.translation.token_estimate import estimate_input_tokens, estimate_text_tokens
 from tests.translation.image_helpers import b64, png
 

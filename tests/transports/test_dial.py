@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from src.core.errors import UpstreamUnreachable
+from src.wire.errors import UpstreamUnreachable
 from src.transports.dial import attempt, dial, interleave, race
 from src.transports.http1 import Http1Transport
 from tests.transports.helpers import BACKEND, GUARD, closed_port, fetch, ok, request, scripted

@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from src.core.errors import UpstreamUnreachable
+from src.wire.errors import UpstreamUnreachable
 from src.transports.connection import HIGH_WATER
 from src.transports.http1 import Http1Transport
 from tests.transports.helpers import (

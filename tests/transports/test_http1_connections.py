@@ -8,7 +8,7 @@ import socket
 import pytest
 from aiohttp import web
 
-from src.core.errors import UpstreamTimeout, UpstreamUnreachable
+from src.wire.errors import UpstreamTimeout, UpstreamUnreachable
 from src.transports.http1 import Http1Transport
 from tests.transports.helpers import (
     BACKEND,

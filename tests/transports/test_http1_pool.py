@@ -11,7 +11,7 @@ import gc
 
 import pytest
 
-from src.core.errors import UpstreamUnreachable
+from src.wire.errors import UpstreamUnreachable
 from src.transports import http1
 from src.transports.connection import HIGH_WATER
 from src.transports.http1 import Http1Transport

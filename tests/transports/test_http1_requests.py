@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from src.core.errors import UpstreamUnreachable
+from src.wire.errors import UpstreamUnreachable
 from src.transports.http1 import Http1Transport
 from tests.transports.helpers import BACKEND, fetch, ok, scripted
 

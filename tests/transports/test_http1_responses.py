@@ -10,8 +10,8 @@ from starlette.datastructures import Headers
 
 from src.backends.openai import OpenAIBackend
 from src.backends.openrouter import OpenRouterBackend
-from src.core.config import Identity, OpenAIBackendConfig, OpenRouterBackendConfig
-from src.core.errors import UpstreamStatusError, UpstreamTimeout, UpstreamUnreachable
+from src.config import Identity, OpenAIBackendConfig, OpenRouterBackendConfig
+from src.wire.errors import UpstreamStatusError, UpstreamTimeout, UpstreamUnreachable
 from src.transports.http1 import Http1Transport
 from tests.transports.helpers import (
     BACKEND,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from src.core.errors import UpstreamUnreachable
+from src.wire.errors import UpstreamUnreachable
 from src.transports.http1 import Http1Transport
 from tests.transports.helpers import BACKEND, GUARD, fetch, ok, raw_server, scripted
 

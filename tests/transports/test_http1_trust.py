@@ -14,7 +14,7 @@ import struct
 
 import pytest
 
-from src.core.errors import UpstreamTimeout, UpstreamUnreachable
+from src.wire.errors import UpstreamTimeout, UpstreamUnreachable
 from src.transports import http1
 from src.transports.connection import MAX_HEAD
 from src.transports.http1 import Http1Transport

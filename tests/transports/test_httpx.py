@@ -6,9 +6,9 @@ import httpx
 import pytest
 import respx
 
-from src.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from src.wire.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from src.transports.base import UpstreamRequest
-from src.transports.httpx import HttpxTransport
+from tests.fakes.httpx_transport import HttpxTransport
 
 URL = "https://upstream.test/v1/chat/completions"
 BACKEND = "edge-backend"

@@ -1,0 +1,173 @@
+"""Backends reached over HTTP: an OpenAI-compatible upstream with keys in rotation.
+
+Vendors adjust headers and error details in subclasses (`openai`, `openrouter`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import orjson
+
+from src.backends.answer import Answer, HttpAnswer
+from src.backends.base import Backend, Call
+from src.backends.identity import HOP_HEADER, client_header, identity_headers
+from src.config import Identity
+from src.routing.plan import Route
+from src.transports.base import Transport, UpstreamRequest
+from src.wire.anthropic import MESSAGES
+from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
+from src.wire.openai_chat import CHAT
+from src.wire.protocol import InBandError, WireProtocol
+from src.wire.redaction import Redactor
+from src.wire.sse import MAX_EVENT
+
+MAX_ERROR_TEXT = 500
+# Native Messages requests keep the client's protocol version and beta features.
+ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")
+FIXED_HEADERS = {"Content-Type": "application/json", HOP_HEADER: "1"}
+MODELS_TIMEOUT = 30.0  # a model list is small; a backend that takes longer is down, not busy
+
+
+class HttpBackend(Backend):
+    # Client headers forwarded as they are (lower-case names).
+    passthrough_headers: ClassVar[tuple[str, ...]] = ()
+    lists_models = True
+
+    def __init__(self, name: str, config: Any, transport: Transport, identity: Identity) -> None:
+        super().__init__(name)
+        self.config = config
+        self._transport = transport
+        self._identity = config.identity.over(identity)
+        keys = config.keys()
+        self._authorizations = tuple(f"Bearer {key}" for key in keys)
+        self.mask = Redactor(keys)  # upstream text can quote the key it was sent: masked before it is cut
+
+    @property
+    def key_count(self) -> int:
+        return len(self._authorizations)
+
+    async def chat(self, call: Call, route: Route, key: int | None = None) -> Answer:
+        return await self._post("/chat/completions", call.body_for(route), call.headers, key, CHAT)
+
+    async def messages(self, call: Call, route: Route, key: int | None = None) -> Answer:
+        return await self._post("/messages", call.body_for(route), call.headers, key, MESSAGES, ANTHROPIC_HEADERS)
+
+    async def _post(
+        self,
+        path: str,
+        body: bytes,
+        client: Mapping[str, str],
+        key: int | None,
+        protocol: WireProtocol,
+        passthrough: tuple[str, ...] = (),
+    ) -> Answer:
+        """Raises an UpstreamError unless the upstream accepted the request."""
+        response = await self._transport.send(self._request("POST", path, client, body, key, passthrough=passthrough))
+        if response.status >= 300:
+            raise self.status_error(response.status, await response.read(), response.headers)
+        return HttpAnswer(response, protocol, self.name, self.in_band_failure, MAX_EVENT)
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        timeout = min(self.config.timeout, MODELS_TIMEOUT)
+        response = await self._transport.send(self._request("GET", "/models", {}, None, key_turn=0, timeout=timeout))
+        payload = await response.read()
+        if response.status >= 300:
+            raise self.status_error(response.status, payload, response.headers)
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError(self.name, "the model list is not JSON") from None
+        models = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(models, list):
+            raise UpstreamProtocolError(self.name, "the model list is not a list")
+        return [m for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        client: Mapping[str, str],
+        body: bytes | None,
+        key_turn: int | None = None,
+        timeout: float | None = None,
+        passthrough: tuple[str, ...] = (),
+    ) -> UpstreamRequest:
+        return UpstreamRequest(
+            method=method,
+            url=self.config.base_url + path,
+            headers=self.headers(client, key_turn, passthrough),
+            backend=self.name,
+            body=body,
+            timeout=timeout or self.config.timeout,
+            connect_timeout=self.config.connect_timeout,
+        )
+
+    def headers(
+        self, client: Mapping[str, str], key_turn: int | None = None, passthrough: tuple[str, ...] = ()
+    ) -> dict[str, str]:
+        """Headers for one request; `key_turn` picks a key, else the next in the rotation."""
+        headers = identity_headers(self._identity, client)
+        headers.update(FIXED_HEADERS)
+        for name in (*self.passthrough_headers, *passthrough) if client else ():
+            value = client_header(client, name)
+            if value is not None:
+                headers[name] = value
+        if self._authorizations:
+            turn = self.next_key_turn() if key_turn is None else key_turn
+            headers["Authorization"] = self._authorizations[turn % len(self._authorizations)]
+        return headers
+
+    def status_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamStatusError:
+        """The upstream's error, with its status and its own message."""
+        text = body.decode("utf-8", "replace")
+        error = _error_object(text)
+        message = error.get("message") if isinstance(error.get("message"), str) else None
+        if not message:
+            message = self.mask.clip(text.strip(), MAX_ERROR_TEXT) or _redirect(status, headers) or "no error message"
+        detail = self.error_detail(error)
+        code, upstream_type, retry_after = error.get("code"), error.get("type"), headers.get("retry-after")
+        return UpstreamStatusError(
+            self.name,
+            status if 400 <= status <= 599 else 502,
+            f"{message} ({detail})" if detail else message,
+            upstream_type=upstream_type if isinstance(upstream_type, str) else None,
+            code=str(code) if isinstance(code, int | str) and not isinstance(code, bool) and len(str(code)) <= 64 else None,
+            retry_after=retry_after if retry_after and retry_after.isascii() and len(retry_after) <= 64 else None,
+        )
+
+    def in_band_failure(self, error: InBandError, payload: bytes, headers: Mapping[str, str]) -> UpstreamStatusError:
+        """A failure reported inside a 200: the status the in-band rule gave, the vendor's details."""
+        failure = self.status_error(error.status, payload, {})
+        return failure if failure.message != "no error message" else UpstreamStatusError(
+            self.name, error.status, error.message, upstream_type=error.kind, code=error.code
+        )
+
+    def error_detail(self, error: Mapping[str, Any]) -> str | None:
+        """Vendor-specific context worth adding to an upstream error message."""
+        return None
+
+
+def _error_object(body: str) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    error = data.get("error", data)
+    if isinstance(error, str):
+        return {"message": error}
+    if isinstance(error, dict):
+        if not isinstance(error.get("message"), str) and isinstance(data.get("detail"), str):
+            return {**error, "message": data["detail"]}
+        return error
+    return {}
+
+
+def _redirect(status: int, headers: Mapping[str, str]) -> str | None:
+    location = headers.get("location")
+    if 300 <= status < 400 and location:
+        return f"the upstream redirected to {location[:200]}; set base_url to it"
+    return None

@@ -1,0 +1,120 @@
+"""Backends in the configuration: one model per type, told apart by `type`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from src.config.strict import Strict, key_text
+
+
+class Identity(Strict):
+    """Headers sent upstream. A configured field replaces what the client sent."""
+
+    user_agent: str | None = None
+    referer: str | None = None
+    title: str | None = None
+
+    @field_validator("user_agent", "referer", "title")
+    @classmethod
+    def _header_safe(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValueError("must not contain control characters (a header value cannot hold them)")
+        return value
+
+    def over(self, fallback: Identity) -> Identity:
+        """This identity, with unset fields taken from `fallback`."""
+        return Identity(
+            user_agent=self.user_agent or fallback.user_agent,
+            referer=self.referer or fallback.referer,
+            title=self.title or fallback.title,
+        )
+
+
+class _HTTPBackend(Strict):
+    base_url: str
+    api_key: SecretStr | None = None
+    api_keys: list[SecretStr] = []
+    timeout: float = Field(600.0, gt=0, description="seconds to wait for upstream data")
+    connect_timeout: float = Field(10.0, gt=0)
+    identity: Identity = Identity()
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        # Messages never quote the value: a misplaced key may be in it.
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.username or parts.password:
+            raise ValueError("must not hold credentials; use api_key")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return url.rstrip("/")
+
+    @field_validator("api_key")
+    @classmethod
+    def _clean_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None else SecretStr(key_text(value.get_secret_value()))
+
+    @field_validator("api_keys")
+    @classmethod
+    def _clean_keys(cls, values: list[SecretStr]) -> list[SecretStr]:
+        return [SecretStr(key_text(v.get_secret_value())) for v in values]
+
+    @model_validator(mode="after")
+    def _one_key_form(self) -> _HTTPBackend:
+        if self.api_key is not None and self.api_keys:
+            raise ValueError("set api_key or api_keys, not both")
+        if any(not k.get_secret_value() for k in self.api_keys):
+            raise ValueError("api_keys: a key is empty")
+        return self
+
+    def keys(self) -> tuple[str, ...]:
+        """The usable upstream keys, in rotation order."""
+        if self.api_keys:
+            return tuple(k.get_secret_value() for k in self.api_keys)
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return (self.api_key.get_secret_value(),)
+        return ()
+
+
+class OpenRouterBackendConfig(_HTTPBackend):
+    type: Literal["openrouter"]
+    base_url: str = "https://openrouter.ai/api/v1"
+    anthropic_native: bool = Field(True, description="send /v1/messages for anthropic/* models to OpenRouter's /messages")
+
+    @model_validator(mode="after")
+    def _needs_key(self) -> OpenRouterBackendConfig:
+        if not self.keys():
+            raise ValueError("api_key: an OpenRouter backend needs a key (set OPENROUTER_API_KEY)")
+        return self
+
+
+class OpenAIBackendConfig(_HTTPBackend):
+    type: Literal["openai"]
+
+
+class HybridBackendConfig(Strict):
+    """One model's reasoning, then another model's answer (src/backends/hybrid.py)."""
+
+    type: Literal["hybrid"]
+    reasoning_model: str
+    execution_model: str
+    reasoning_timeout: float = Field(60.0, gt=0, description="seconds the reasoning phase may take")
+
+    def keys(self) -> tuple[str, ...]:
+        return ()  # it holds none: its legs use their own backends' keys
+
+
+BackendConfig = Annotated[
+    Union[OpenRouterBackendConfig, OpenAIBackendConfig, HybridBackendConfig],
+    Field(discriminator="type"),
+]
+BACKEND_TYPES = ("openai", "openrouter", "hybrid")
+
+

@@ -1,0 +1,135 @@
+"""The configuration contract: the keys of config.yaml, strict about unknown ones.
+
+Loading, layering (CLI > environment > file > defaults) and error reporting live in
+`src.config.loading`; this module only says what a valid configuration is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from src.config.backends import BackendConfig, HybridBackendConfig, Identity
+from src.config.keys import AuthConfig
+from src.config.strict import Strict
+from src.routing.aliases import AliasRule, check_replacement
+from src.routing.selectors import INLINE_COMPOSITE, route_problem
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+_BACKEND_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class UsageConfig(Strict):
+    database: str | None = "./switchyard.db"  # SQLite file; null turns recording off
+
+
+class MetricsConfig(Strict):
+    public: bool = False  # serve /metrics without an admin key
+
+
+class FailoverConfig(Strict):
+    """How hard a request is pushed through failing routes (src.failover.decision)."""
+
+    max_attempts: int = Field(5, ge=1, description="upstream attempts per request, retries included")
+    deadline: float = Field(300.0, gt=0, description="seconds a request may spend on attempts and waits")
+    max_retry_wait: float = Field(5.0, ge=0, description="longest Retry-After honoured by waiting")
+    connect_retries: int = Field(2, ge=0, description="quick retries of a refused or lost connection")
+    cooldown: float = Field(30.0, ge=0, description="seconds a failed route or key is skipped")
+
+
+class Config(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    default_backend: str = "openrouter"
+    force_model: str | None = None
+    log_level: Literal[LOG_LEVELS] = "info"  # type: ignore[valid-type]
+    disable_auth: bool = False
+    models_cache_ttl: float = Field(300.0, ge=0, description="seconds a backend's model list is cached")
+    max_request_mb: float = Field(32.0, gt=0, description="largest request body accepted, in MiB")
+    auth: AuthConfig = AuthConfig()
+    identity: Identity = Identity()
+    backends: dict[str, BackendConfig] = {}
+    model_aliases: list[AliasRule] = []
+    failover: FailoverConfig = FailoverConfig()
+    usage: UsageConfig = UsageConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    failover_routes: dict[str, list[str]] = {}
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lowercase(cls, level: object) -> object:
+        return level.lower() if isinstance(level, str) else level
+
+    @field_validator("force_model")
+    @classmethod
+    def _blank_is_unset(cls, model: str | None) -> str | None:
+        return model or None
+
+    @field_validator("backends")
+    @classmethod
+    def _names(cls, backends: dict[str, object]) -> dict[str, object]:
+        for name, backend in backends.items():
+            if not _BACKEND_NAME.match(name):
+                raise ValueError(f"backend name {name!r} may only use letters, digits, '_', '-' and '.'")
+            if name == INLINE_COMPOSITE and not isinstance(backend, HybridBackendConfig):
+                raise ValueError(f"{name}.type: a backend named {name!r} must be of type hybrid: "
+                                 f"`{name}:[<reasoning model>,<execution model>]` in a model string names it")
+        return backends
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        if self.default_backend not in self.backends:
+            configured = ", ".join(sorted(self.backends)) or "none"
+            raise ValueError(
+                f"default_backend: {self.default_backend!r} is not a configured backend (configured: {configured})"
+            )
+        for index, rule in enumerate(self.model_aliases):
+            problem = check_replacement(rule.compiled, rule.replacement)
+            if problem:
+                raise ValueError(f"model_aliases.{index}.replacement: {problem}")
+        self._check_routes()
+        return self
+
+    def hybrid_backends(self) -> dict[str, HybridBackendConfig]:
+        return {n: b for n, b in self.backends.items() if isinstance(b, HybridBackendConfig)}
+
+    def _check_routes(self) -> None:
+        hybrids = self.hybrid_backends()
+        plain = [name for name in self.backends if name not in hybrids]
+        for name, hybrid in hybrids.items():
+            for field_name in ("reasoning_model", "execution_model"):
+                problem = route_problem(getattr(hybrid, field_name), plain, None)
+                if problem:
+                    raise ValueError(f"backends.{name}.{field_name}: {problem}")
+        for key, targets in self.failover_routes.items():
+            if key != "default" and route_problem(key, plain, hybrids):
+                raise ValueError(f"failover_routes: key {key!r} {_key_problem(key, plain, hybrids)}")
+            for target in targets:
+                problem = route_problem(target, plain, hybrids)
+                if problem:
+                    raise ValueError(f"failover_routes: in the routes of {key!r}: {problem}")
+
+    def proxy_keys(self) -> dict[str, str]:
+        """name -> key for every configured proxy key."""
+        return {k.name: k.key.get_secret_value() for k in self.auth.api_keys}
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret the proxy holds, for redaction from logs and error messages."""
+        upstream = [key for backend in self.backends.values() for key in backend.keys()]
+        return tuple(s for s in (*self.proxy_keys().values(), *upstream) if s)
+
+
+def _key_problem(key: str, plain: list[str], hybrids: dict[str, HybridBackendConfig]) -> str:
+    return f"must be 'default', a backend name or <backend>:<model>: {route_problem(key, plain, hybrids)}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

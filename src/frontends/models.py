@@ -1,0 +1,19 @@
+"""`/v1/models` and `/v1/models/{id}`: every backend's models, in the OpenAI list format."""
+
+from __future__ import annotations
+
+from src.frontends.gateway import Gateway
+from src.frontends.incoming import Incoming
+from src.frontends.reply import Reply, json_reply
+from src.wire.errors import NotFound
+
+
+async def list_models(gateway: Gateway, incoming: Incoming) -> Reply:
+    return json_reply({"object": "list", "data": await gateway.catalog.models()})
+
+
+async def retrieve_model(gateway: Gateway, incoming: Incoming) -> Reply:
+    for model in await gateway.catalog.models():
+        if model["id"] == incoming.tail:
+            return json_reply(model)
+    raise NotFound(f"model {incoming.tail!r} is not in any backend's model list", param="model", code="model_not_found")

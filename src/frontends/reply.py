@@ -1,0 +1,38 @@
+"""What an endpoint answers with. `src.core.delivery` sends it, through the one redaction step."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from src.wire.protocol import WireProtocol
+from src.wire.sse import Event
+
+After = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class BodyReply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
+    after: After | None = None  # once the body is out: the usage record
+
+
+@dataclass
+class StreamReply:
+    events: AsyncIterator[list[Event]]
+    close: After  # when the stream ends, however it ends: the upstream let go, the usage recorded
+    protocol: WireProtocol  # whose error event ends the stream should sending it fail
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Reply = BodyReply | StreamReply
+
+
+def json_reply(value: Any, status: int = 200, headers: dict[str, str] | None = None, after: After | None = None) -> BodyReply:
+    return BodyReply(status, orjson.dumps(value), headers or {}, after=after)

@@ -1,0 +1,90 @@
+"""Per-key limits and usage bookkeeping: who may send what, and what each request cost.
+
+Owned by the runtime. Its mutable parts (the budget tally, the metrics, the record queue)
+are shared across requests on purpose and changed only from the event loop, never awaited
+halfway through a change.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from src.backends.catalog import ModelCatalog
+from src.config import Config, ProxyKey
+from src.routing.plan import Route
+from src.usage.limits import Budgets, KeyLimits, LimitExceeded, Reservation
+from src.usage.metrics import ProxyMetrics
+from src.usage.pricing import cost_usd
+from src.usage.record import Tokens, UsageRecord
+from src.usage.store import UsageStore
+from src.wire.errors import LimitReached, PermissionDenied
+
+
+class Accounting:
+    def __init__(self, config: Config, catalog: ModelCatalog) -> None:
+        self.store = UsageStore(config.usage.database)
+        self.metrics = ProxyMetrics()
+        self._catalog = catalog
+        self._open = config.disable_auth
+        self._keys: dict[str, ProxyKey] = {key.name: key for key in config.auth.api_keys}
+        self._allowed = {
+            key.name: tuple(re.compile(p) for p in key.allowed_models)
+            for key in config.auth.api_keys
+            if key.allowed_models is not None
+        }
+        limits = {
+            key.name: KeyLimits(key.budget_usd, key.budget_period, key.rpm)
+            for key in config.auth.api_keys
+            if key.budget_usd is not None or key.rpm is not None
+        }
+        self._budgets = Budgets(limits, self.store.spent)
+
+    def is_admin(self, key_name: str) -> bool:
+        if self._open:
+            return True  # --disable-auth, on loopback only: whoever can reach the proxy owns it
+        key = self._keys.get(key_name)
+        return key is not None and key.admin
+
+    def admit(self, key_name: str) -> Reservation:
+        """Reserve a place for one request of `key_name`; a 429 when it is over its budget or rpm."""
+        now = time.time()
+        try:
+            return self._budgets.admit(key_name, now)
+        except LimitExceeded as exc:
+            retry = exc.retry_after(now)
+            code = "insufficient_quota" if exc.limit == "budget" else "rate_limit_exceeded"
+            raise LimitReached(exc.message, code=code, headers={"retry-after": str(retry)} if retry else None) from None
+
+    def allowed_routes(self, key_name: str, plan: Sequence[Route]) -> tuple[Route, ...]:
+        """The plan without the routes the key may not use; a 403 if its first route is one of them."""
+        patterns = self._allowed.get(key_name)
+        if patterns is None:
+            return tuple(plan)
+        allowed = tuple(route for route in plan if any(p.fullmatch(str(route)) for p in patterns))
+        if not allowed or allowed[0] != plan[0]:
+            raise PermissionDenied(f"proxy key {key_name!r} may not use {plan[0]} (allowed_models)", code="model_not_allowed")
+        return allowed
+
+    async def cost(self, route: str | None, tokens: Tokens) -> float | None:
+        """OpenRouter's reported cost, else the backend's catalog price, else None: never a guess."""
+        if tokens.cost is not None or route is None or tokens.prompt_tokens is None:
+            return cost_usd(tokens, tokens.cost, None)  # nothing to price: no catalog look-up
+        backend, _, model = route.partition(":")
+        pricing = await self._pricing(backend, model)
+        return cost_usd(tokens, None, pricing)
+
+    async def _pricing(self, backend: str, model: str) -> Mapping[str, Any] | None:
+        if not self._catalog.lists(backend):
+            return None
+        entry = await self._catalog.model(backend, model)
+        pricing = entry.get("pricing") if entry else None
+        return pricing if isinstance(pricing, Mapping) else None
+
+    def record(self, record: UsageRecord, reservation: Reservation | None) -> None:
+        if reservation is not None:
+            self._budgets.settle(reservation, record.cost_usd)
+        self.store.record(record)
+        self.metrics.observe(record)
