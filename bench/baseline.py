@@ -7,6 +7,7 @@ floor that any aiohttp-based proxy pays.
 
 import argparse
 import asyncio
+import contextlib
 
 import aiohttp
 from aiohttp import web
@@ -47,7 +48,5 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="base URL, e.g. http://127.0.0.1:9000")
     args = parser.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run(serve(args.port, args.upstream.rstrip("/")))
-    except KeyboardInterrupt:
-        pass

@@ -182,7 +182,7 @@ def execute(command: dict[str, object]) -> dict[str, object]:
             gc.enable()
             gc.collect()
         return {"ok": True, "result": result[0]}
-    except Exception as exc:  # noqa: BLE001 - reported to the orchestrator, which stops
+    except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 

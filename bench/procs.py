@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import http.client
 import os
@@ -27,10 +28,8 @@ def free_port() -> int:
 
 def _die_with_parent() -> None:
     # If the benchmark itself is killed (SIGKILL, a test timeout), the kernel stops its children too.
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 class Child:

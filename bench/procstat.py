@@ -85,7 +85,7 @@ def machine() -> dict[str, object]:
     for name in ("uvloop", "aiohttp", "orjson", "uvicorn"):
         try:
             versions[name] = __import__(name).__version__
-        except Exception:  # noqa: BLE001 - optional, informational
+        except Exception:
             versions[name] = "not installed"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1], check=False).stdout.strip()

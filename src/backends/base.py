@@ -66,5 +66,13 @@ class Backend:
         """An Anthropic Messages request on `route`, as it came; only where `serves_messages`."""
         raise NotImplementedError
 
+    def serves_responses(self, model: str) -> bool:
+        """Whether Responses API requests for `model` go to the backend's own /responses untranslated."""
+        return False
+
+    async def responses(self, call: Call, route: Route, key: int | None = None) -> Answer:
+        """A Responses API request on `route`, as it came; only where `serves_responses`."""
+        raise NotImplementedError
+
     async def list_models(self) -> list[dict[str, Any]]:
         return []

@@ -75,6 +75,11 @@ class ModelCatalog:
         """The backend's models, from cache while fresh; stale (or none) if the backend cannot answer."""
         return (await self._listing(name)).models
 
+    def knows(self, backend: str, model: str) -> bool:
+        """Whether `backend`'s listing, as last fetched, has `model`; never fetches."""
+        listing = self._cache.get(backend)
+        return listing is not None and self.public_id(backend, model) in listing.by_id
+
     async def model(self, backend: str, model: str) -> dict[str, Any] | None:
         """The catalog entry of `model` on `backend`, if the backend lists it."""
         return (await self._listing(backend)).by_id.get(self.public_id(backend, model))

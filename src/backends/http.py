@@ -21,6 +21,7 @@ from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
 from src.wire.openai_chat import CHAT
 from src.wire.protocol import InBandError, WireProtocol
 from src.wire.redaction import Redactor
+from src.wire.responses import RESPONSES
 from src.wire.sse import MAX_EVENT
 
 MAX_ERROR_TEXT = 500
@@ -40,7 +41,7 @@ class HttpBackend(Backend):
         self.config = config
         self._transport = transport
         self._identity = config.identity.over(identity)
-        keys = config.keys()
+        keys = config.upstream_keys()
         self._authorizations = tuple(f"Bearer {key}" for key in keys)
         self.mask = Redactor(keys)  # upstream text can quote the key it was sent: masked before it is cut
 
@@ -53,6 +54,12 @@ class HttpBackend(Backend):
 
     async def messages(self, call: Call, route: Route, key: int | None = None) -> Answer:
         return await self._post("/messages", call.body_for(route), call.headers, key, MESSAGES, ANTHROPIC_HEADERS)
+
+    def serves_responses(self, model: str) -> bool:
+        return bool(self.config.responses == "native")
+
+    async def responses(self, call: Call, route: Route, key: int | None = None) -> Answer:
+        return await self._post("/responses", call.body_for(route), call.headers, key, RESPONSES)
 
     async def _post(
         self,
@@ -139,7 +146,7 @@ class HttpBackend(Backend):
 
     def in_band_failure(self, error: InBandError, payload: bytes, headers: Mapping[str, str]) -> UpstreamStatusError:
         """A failure reported inside a 200: the status the in-band rule gave, the vendor's details."""
-        failure = self.status_error(error.status, payload, {})
+        failure = self.status_error(error.status, payload, headers)
         return failure if failure.message != "no error message" else UpstreamStatusError(
             self.name, error.status, error.message, upstream_type=error.kind, code=error.code
         )

@@ -11,9 +11,9 @@ import orjson
 
 from src.backends.answer import Answer, BufferedAnswer
 from src.backends.reasoning import Thought
+from src.wire.errors import UpstreamStatusError
 from src.wire.openai_chat import CHAT
 from src.wire.protocol import InBandError
-from src.wire.errors import UpstreamStatusError
 from src.wire.sse import Event
 
 JSON_HEADERS = {"content-type": "application/json"}

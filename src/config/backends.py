@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -40,6 +40,8 @@ class _HTTPBackend(Strict):
     timeout: float = Field(600.0, gt=0, description="seconds to wait for upstream data")
     connect_timeout: float = Field(10.0, gt=0)
     identity: Identity = Identity()
+    # /v1/responses: translated to chat completions, or forwarded untouched to the upstream's own /responses.
+    responses: Literal["translate", "native"] = "translate"
 
     @field_validator("base_url")
     @classmethod
@@ -74,7 +76,7 @@ class _HTTPBackend(Strict):
             raise ValueError("api_keys: a key is empty")
         return self
 
-    def keys(self) -> tuple[str, ...]:
+    def upstream_keys(self) -> tuple[str, ...]:
         """The usable upstream keys, in rotation order."""
         if self.api_keys:
             return tuple(k.get_secret_value() for k in self.api_keys)
@@ -90,7 +92,7 @@ class OpenRouterBackendConfig(_HTTPBackend):
 
     @model_validator(mode="after")
     def _needs_key(self) -> OpenRouterBackendConfig:
-        if not self.keys():
+        if not self.upstream_keys():
             raise ValueError("api_key: an OpenRouter backend needs a key (set OPENROUTER_API_KEY)")
         return self
 
@@ -107,12 +109,12 @@ class HybridBackendConfig(Strict):
     execution_model: str
     reasoning_timeout: float = Field(60.0, gt=0, description="seconds the reasoning phase may take")
 
-    def keys(self) -> tuple[str, ...]:
+    def upstream_keys(self) -> tuple[str, ...]:
         return ()  # it holds none: its legs use their own backends' keys
 
 
 BackendConfig = Annotated[
-    Union[OpenRouterBackendConfig, OpenAIBackendConfig, HybridBackendConfig],
+    OpenRouterBackendConfig | OpenAIBackendConfig | HybridBackendConfig,
     Field(discriminator="type"),
 ]
 BACKEND_TYPES = ("openai", "openrouter", "hybrid")

@@ -49,6 +49,11 @@ class Config(Strict):
     disable_auth: bool = False
     models_cache_ttl: float = Field(300.0, ge=0, description="seconds a backend's model list is cached")
     max_request_mb: float = Field(32.0, gt=0, description="largest request body accepted, in MiB")
+    max_response_mb: float = Field(64.0, gt=0, description="largest upstream answer read whole, after decoding, in MiB")
+    max_event_mb: float = Field(16.0, gt=0, description="largest single event of an upstream stream, in MiB")
+    request_header_timeout: float = Field(10.0, gt=0, description="seconds a client has to send a request's head")
+    request_body_timeout: float = Field(30.0, gt=0, description="seconds a request body may stall before it is dropped")
+    shutdown_grace: float = Field(30.0, ge=0, description="seconds open streams get to finish when the proxy stops")
     auth: AuthConfig = AuthConfig()
     identity: Identity = Identity()
     backends: dict[str, BackendConfig] = {}
@@ -118,7 +123,7 @@ class Config(Strict):
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret the proxy holds, for redaction from logs and error messages."""
-        upstream = [key for backend in self.backends.values() for key in backend.keys()]
+        upstream = [key for backend in self.backends.values() for key in backend.upstream_keys()]
         return tuple(s for s in (*self.proxy_keys().values(), *upstream) if s)
 
 

@@ -8,7 +8,7 @@ import time
 from src.core.runtime import Runtime
 from src.frontends.incoming import Incoming
 from src.frontends.reply import BodyReply, Reply, json_reply
-from src.usage.metrics import CONTENT_TYPE
+from src.usage.prometheus import CONTENT_TYPE
 from src.usage.since import parse_since
 from src.usage.store import GROUPS
 from src.wire.errors import InvalidRequest, NotFound, PermissionDenied
@@ -37,7 +37,7 @@ async def metrics(runtime: Runtime, incoming: Incoming) -> Reply:
         key_name = runtime.keys.authenticate(incoming.headers)
         if not runtime.accounting.is_admin(key_name):
             raise PermissionDenied("/metrics needs an admin proxy key (or metrics.public: true)")
-    return BodyReply(200, runtime.accounting.metrics.render().encode(), media_type=CONTENT_TYPE)
+    return BodyReply(200, runtime.metrics_text().encode(), media_type=CONTENT_TYPE)
 
 
 async def health(runtime: Runtime, incoming: Incoming) -> Reply:

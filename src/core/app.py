@@ -8,23 +8,25 @@ and one error mapping.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl
-
-from starlette.types import Receive, Scope, Send
 
 from src.backends.identity import HOP_HEADER
 from src.config import Config
 from src.core import admin
+from src.core.asgi import Receive, Scope, Send
 from src.core.body import read_body
 from src.core.delivery import deliver
 from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
 from src.core.runtime import Runtime
-from src.frontends import anthropic_messages, models, openai_chat
+from src.frontends import anthropic_messages, models, openai_chat, responses
 from src.frontends.gateway import Gateway
 from src.frontends.incoming import Incoming
 from src.frontends.reply import BodyReply, Reply
@@ -36,8 +38,10 @@ from src.wire.errors import InternalError, LoopDetected, MethodNotAllowed, NotFo
 from src.wire.json_body import parse_json_object
 from src.wire.openai_chat import CHAT
 from src.wire.protocol import WireProtocol
+from src.wire.responses import RESPONSES
 
 log = logging.getLogger("switchyard")
+SETTLE_WAIT = 5.0  # seconds
 Serve = Callable[[Runtime, Incoming], Awaitable[Reply]]
 
 
@@ -66,6 +70,8 @@ ENDPOINTS = (
     Endpoint("/v1/chat/completions", "POST", front(openai_chat.completions), body=True, metered=True),
     Endpoint("/v1/messages", "POST", front(anthropic_messages.messages), MESSAGES, body=True, metered=True),
     Endpoint("/v1/messages/count_tokens", "POST", front(anthropic_messages.count_tokens), MESSAGES, body=True),
+    Endpoint("/v1/responses", "POST", front(responses.create), RESPONSES, body=True, metered=True),
+    Endpoint("/v1/responses/compact", "POST", front(responses.compact), RESPONSES, body=True, metered=True),
     Endpoint("/v1/models", "GET", front(models.list_models)),
     Endpoint("/v1/models/", "GET", front(models.retrieve_model), prefix=True),
     Endpoint("/v1/usage", "GET", admin.usage),
@@ -77,14 +83,20 @@ _PREFIXED = tuple(endpoint for endpoint in ENDPOINTS if endpoint.prefix)
 
 
 class App:
-    def __init__(self, config: Config, transport_factory: Callable[[], Transport]) -> None:
+    def __init__(self, config: Config, transport_factory: Callable[[], Transport], metrics_dir: Path | None) -> None:
         self.config = config
         self.runtime: Runtime | None = None  # once started
         self._transport_factory = transport_factory
+        self._metrics_dir = metrics_dir
+        self._active = 0  # requests under way: those cut at shutdown still record their usage
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            self._active += 1
+            try:
+                await self._http(scope, receive, send)
+            finally:
+                self._active -= 1
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket":
@@ -125,14 +137,20 @@ class App:
         await receive()  # lifespan.startup
         transport = self._transport_factory()
         try:
-            self.runtime = runtime = Runtime.build(self.config, transport)
+            self.runtime = runtime = Runtime.build(self.config, transport, self._metrics_dir)
             await runtime.accounting.store.start()
         except BaseException:
             await transport.aclose()
             await send({"type": "lifespan.startup.failed", "message": traceback.format_exc()})
             raise
+        sharing = asyncio.ensure_future(runtime.shared_metrics.run()) if runtime.shared_metrics else None
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
+        await self._settled()
+        if sharing is not None:
+            sharing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sharing
         try:
             try:
                 await runtime.accounting.store.close()  # every usage record is written before exit
@@ -144,8 +162,18 @@ class App:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-def create_app(config: Config, transport_factory: Callable[[], Transport] = Http1Transport) -> App:
-    return App(config, transport_factory)
+    async def _settled(self) -> None:
+        """Waits (a little) for the requests uvicorn cancelled past shutdown_grace to record their usage."""
+        deadline = time.monotonic() + SETTLE_WAIT
+        while self._active and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+
+def create_app(
+    config: Config, transport_factory: Callable[[], Transport] = Http1Transport, metrics_dir: Path | None = None
+) -> App:
+    """`metrics_dir`: the folder the workers of `--workers N` share their metrics through."""
+    return App(config, transport_factory, metrics_dir)
 
 
 def endpoint_for(scope: Scope) -> tuple[Endpoint, str]:

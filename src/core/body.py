@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.types import Receive
-
+from src.core.asgi import Receive
 from src.core.disconnect import ClientDisconnected
 from src.wire.errors import RequestTooLarge
 

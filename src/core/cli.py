@@ -8,13 +8,16 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from src import __version__
+from src.config import LOG_LEVELS, Config, ConfigError, is_loopback, load_config
 from src.core import commands
 from src.core.commands import COMMANDS
-from src.config import LOG_LEVELS, Config, ConfigError, is_loopback, load_config
 from src.core.log import configure_logging
+from src.core.server import server_options
 from src.wire.redaction import Redactor
 
 log = logging.getLogger("switchyard")
@@ -50,6 +53,7 @@ def serving_problem(config: Config) -> tuple[str, str] | None:
 
 
 WORKER_ARGV = "SWITCHYARD_WORKER_ARGV"  # how worker processes get the command line the proxy was started with
+WORKER_METRICS = "SWITCHYARD_WORKER_METRICS"  # the folder worker processes share their metrics through
 
 
 def load_serving_config(argv: Sequence[str] | None = None) -> Config:
@@ -65,7 +69,8 @@ def worker_app() -> object:
 
     config = load_serving_config(json.loads(os.environ[WORKER_ARGV]))
     configure_logging(config.log_level, Redactor(config.secrets()))
-    return create_app(config)
+    shared = os.environ.get(WORKER_METRICS)
+    return create_app(config, metrics_dir=Path(shared) if shared else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,13 +95,14 @@ def serve(config: Config, workers: int = 1, argv: Sequence[str] = ()) -> None:
 
     log.info("Switchyard %s on http://%s:%d, backends: %s (default %s), %d worker(s)", __version__, config.host,
              config.port, ", ".join(config.backends), config.default_backend, workers)
-    options = dict(host=config.host, port=config.port, log_config=None, log_level=config.log_level,
-                   access_log=False, server_header=False, proxy_headers=False)
+    options = server_options(config)
     if workers == 1:
-        uvicorn.run(create_app(config), **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(config), **options)
         return
     os.environ[WORKER_ARGV] = json.dumps(list(argv))
-    uvicorn.run("src.core.cli:worker_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="switchyard-metrics-") as shared:
+        os.environ[WORKER_METRICS] = shared
+        uvicorn.run("src.core.cli:worker_app", factory=True, workers=workers, **options)
 
 
 if __name__ == "__main__":

@@ -3,17 +3,18 @@ included, and where a stream stops its upstream as soon as the client goes away.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from starlette.types import Receive, Send
-
+from src.core.asgi import Receive, Send
 from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
-from src.frontends.reply import BodyReply, Reply, StreamReply
-from src.wire.errors import InternalError
+from src.frontends.reply import Reply, StreamReply
+from src.wire.errors import InternalError, ProxyError
 from src.wire.redaction import Redactor
 from src.wire.sse import SSE_HEADERS, joined
 
 log = logging.getLogger("switchyard.stream")
+SHUTTING_DOWN = ProxyError("the proxy is shutting down and its shutdown_grace is over", status=503)
 _SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), *((k.encode(), v.encode()) for k, v in SSE_HEADERS.items())]
 
 
@@ -34,8 +35,10 @@ async def deliver(reply: Reply, receive: Receive, send: Send, redact: Redactor) 
 
 
 async def _stream(reply: StreamReply, receive: Receive, send: Send, redact: Redactor) -> None:
+    failure: ProxyError | None = None  # what ended the stream, when the proxy ended it
+    watch = cancelled_on_disconnect(receive)
     try:
-        async with cancelled_on_disconnect(receive):
+        async with watch:
             await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *_encoded(reply.headers, redact)]})
             try:
                 async for batch in reply.events:
@@ -43,8 +46,15 @@ async def _stream(reply: StreamReply, receive: Receive, send: Send, redact: Reda
             except Exception:
                 # The status line is gone already: a bug here can only end the stream, as an error event.
                 log.exception("stream failed")
-                failure = reply.protocol.error_event(InternalError(), InternalError().message)
-                await send({"type": "http.response.body", "body": failure.raw, "more_body": True})
+                failure = InternalError()
+            except asyncio.CancelledError:
+                if not watch.gone:
+                    failure = SHUTTING_DOWN  # not the client that left: the server's shutdown_grace is over
+                raise
+            finally:
+                if failure is not None:
+                    event = reply.protocol.error_event(failure, failure.message)
+                    await send({"type": "http.response.body", "body": event.raw, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
     except ClientDisconnected:
         log.debug("client disconnected mid-stream; upstream closed")
@@ -54,7 +64,7 @@ async def _stream(reply: StreamReply, receive: Receive, send: Send, redact: Reda
             if close is not None:
                 await close()
         finally:
-            await reply.close()
+            await reply.close(failure)
 
 
 def _encoded(headers: dict[str, str], redact: Redactor) -> list[tuple[bytes, bytes]]:

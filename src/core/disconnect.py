@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
-from starlette.types import Receive
+from src.core.asgi import Receive
 
 # A watcher is a task, and a task per request is a large share of the proxy's own cost; the
 # work that ends sooner than this (most of it on a fast upstream) never needs one.
@@ -21,7 +21,7 @@ class ClientDisconnected(Exception):
     """The client closed the connection; nobody is left to answer."""
 
 
-class cancelled_on_disconnect:  # noqa: N801 - used like the context-manager function it replaced
+class cancelled_on_disconnect:
     """Cancel the block when the client disconnects, noticed from `watch_after` seconds on.
     Use only once the request body has been read: every later message from `receive` is the disconnect."""
 
@@ -46,6 +46,11 @@ class cancelled_on_disconnect:  # noqa: N801 - used like the context-manager fun
         self._gone = True
         if self._task is not None:
             self._task.cancel()
+
+    @property
+    def gone(self) -> bool:
+        """Whether the client has disconnected."""
+        return self._gone
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

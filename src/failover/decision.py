@@ -66,9 +66,8 @@ def decide(failure: Failure, history: History, policy: FailoverConfig, jitter: f
     if failure.status in KEY_FAULTS and failure.kind == "status" and history.keys_left:
         return Decision(Action.NEXT_KEY, f"{failure.status} blames the key")
     wait = failure.retry_after
-    if failure.status in WAIT_FOR and wait is not None and not history.waited:
-        if wait <= min(policy.max_retry_wait, remaining):
-            return Decision(Action.RETRY, f"Retry-After {wait:g}s", wait)
+    if failure.status in WAIT_FOR and wait is not None and not history.waited and wait <= min(policy.max_retry_wait, remaining):
+        return Decision(Action.RETRY, f"Retry-After {wait:g}s", wait)
     if failure.kind == "connect" and history.route_retries < policy.connect_retries:
         wait = BACKOFF * 2**history.route_retries * jitter
         if wait < remaining:

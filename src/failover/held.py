@@ -70,8 +70,8 @@ async def first_event(answer: Answer) -> Answer:
         async for batch in batches:
             read.append(batch)
             for event in batch:
-                if event.is_comment:
-                    continue
+                if not event.data:
+                    continue  # a comment (a keep-alive), or an event with nothing in it
                 error = error_in(event, answer.protocol)
                 if error is not None:
                     raise answer.failure(error, event.data)

@@ -19,8 +19,9 @@ async def translated(
 ) -> AsyncIterator[list[Event]]:
     """Ends with message_stop once the upstream said [DONE], with one error event if it reported a
     failure, and with nothing otherwise: the relay then ends the stream with an error event."""
-    async with contextlib.aclosing(batches):  # type: ignore[type-var]
-        async for batch in _with_pings(batches, ping_interval):
+    # Closed inner first: the pinging reader cancels its read in flight before its source is closed.
+    async with contextlib.aclosing(batches), contextlib.aclosing(_with_pings(batches, ping_interval)) as pinged:  # type: ignore[type-var]
+        async for batch in pinged:
             if batch is None:
                 yield [Event(translator.ping())]
                 continue

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from src.backends.base import Backend
 from src.backends.catalog import ModelCatalog
 from src.failover.dispatcher import Dispatcher
+from src.frontends.responses_state import ResponsesState
 from src.routing.plan import Router
 from src.usage.accounting import Accounting
 
@@ -20,3 +21,5 @@ class Gateway:
     dispatcher: Dispatcher
     accounting: Accounting
     catalog: ModelCatalog
+    responses: ResponsesState
+    max_response: int  # bytes of an upstream answer read whole, after decoding (max_response_mb)

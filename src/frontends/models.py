@@ -9,6 +9,10 @@ from src.wire.errors import NotFound
 
 
 async def list_models(gateway: Gateway, incoming: Incoming) -> Reply:
+    if "client_version" in incoming.query:
+        # Codex's own listing, which expects its ModelInfo entries; each must carry the model's whole
+        # system prompt, which only Codex has. An empty list makes it use its built-in metadata.
+        return json_reply({"models": []})
     return json_reply({"object": "list", "data": await gateway.catalog.models()})
 
 

@@ -8,10 +8,12 @@ from typing import Any
 
 import orjson
 
+from src.wire.errors import ProxyError
 from src.wire.protocol import WireProtocol
 from src.wire.sse import Event
 
 After = Callable[[], Awaitable[None]]
+Close = Callable[[ProxyError | None], Awaitable[None]]
 
 
 @dataclass
@@ -26,7 +28,7 @@ class BodyReply:
 @dataclass
 class StreamReply:
     events: AsyncIterator[list[Event]]
-    close: After  # when the stream ends, however it ends: the upstream let go, the usage recorded
+    close: Close  # when the stream ends, however it ends (with the failure that ended it, if the proxy did)
     protocol: WireProtocol  # whose error event ends the stream should sending it fail
     headers: dict[str, str] = field(default_factory=dict)
 

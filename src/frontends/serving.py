@@ -51,7 +51,9 @@ def stream_reply(served: Served, meter: Meter, client: WireProtocol, headers: di
     return StreamReply(relay(events, client, served.route.backend), partial(_closed, answer, meter), client, headers)
 
 
-async def _closed(answer: Answer, meter: Meter) -> None:
+async def _closed(answer: Answer, meter: Meter, failure: ProxyError | None) -> None:
+    if failure is not None:
+        meter.status = failure.status  # the proxy ended it: not a client that left (499)
     try:
         await answer.aclose()
     finally:

@@ -8,6 +8,7 @@ from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+
 class AliasRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -22,11 +22,11 @@ class ByteBoundedCache:
         return entry[0]
 
     def put(self, key: str, value: Any, size: int) -> None:
-        if size > self._budget:
-            return
         old = self._entries.pop(key, None)
         if old is not None:
             self._used -= old[1]
+        if size > self._budget:
+            return
         self._entries[key] = (value, size)
         self._used += size
         while self._used > self._budget:

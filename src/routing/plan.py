@@ -123,7 +123,7 @@ class Router:
         if inline is not None:
             legs = (self._leg(inline.reasoning), self._leg(inline.execution))
             return composite_route(INLINE_COMPOSITE, legs, parse_params(inline.query))
-        name, _, query = text.partition("?")
+        name, query = _name_and_query(text)
         composite = self.composites.get(name) or self.composites.get(name.partition(":")[0])
         if composite is not None:
             return replace(composite, params=parse_params(query))
@@ -147,6 +147,16 @@ class Router:
             same = failed.answerer  # a bare backend name: the same model there
             return Route(name, same.model, {**same.params, **parse_params(query)})
         return self.route(target)
+
+
+def _name_and_query(text: str) -> tuple[str, str]:
+    """`name?query`, where a `?` inside brackets (a composite's legs, as its label shows them) is the name's."""
+    head, bracket, tail = text.rpartition("]")
+    if bracket:
+        rest, _, query = tail.partition("?")
+        return head + bracket + rest, query
+    name, _, query = text.partition("?")
+    return name, query
 
 
 def _model_string(requested: object) -> str:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import NamedTuple
 
-from src.wire.errors import InvalidRequest
 from src.routing.params import parse_params
+from src.wire.errors import InvalidRequest
 
 INLINE_COMPOSITE = "hybrid"  # `hybrid:[r,e]` names both legs of a hybrid in the model string
 HYBRID_PREFIX = INLINE_COMPOSITE + ":["

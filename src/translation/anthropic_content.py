@@ -6,9 +6,9 @@ from typing import NoReturn
 
 import orjson
 
-from src.wire.errors import InvalidRequest
 from src.translation.anthropic_common import ANTHROPIC_REASONING_FORMAT
 from src.translation.tool_names import ToolNames, safe_identifier
+from src.wire.errors import InvalidRequest
 
 
 def fail(message: str, param: str) -> NoReturn:

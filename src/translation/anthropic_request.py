@@ -9,7 +9,6 @@ have the same meaning on its chat endpoint (A2, A11), pass through: see `_PASS_T
 
 from __future__ import annotations
 
-from src.wire.errors import InvalidRequest
 from src.translation.anthropic_content import (
     assistant_turn,
     block_type,
@@ -20,6 +19,7 @@ from src.translation.anthropic_content import (
     user_turn,
 )
 from src.translation.tool_names import ToolNames
+from src.wire.errors import InvalidRequest
 
 _SAMPLING = ("max_tokens", "temperature", "top_p", "top_k")
 _PASS_THROUGH = ("models", "provider", "plugins", "session_id", "user")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
 from src.translation.anthropic_common import (
     anthropic_usage,
     first_choice,
@@ -16,8 +15,9 @@ from src.translation.anthropic_common import (
     tool_input,
     tool_use_id,
 )
-from src.wire.openai_chat import CHAT
 from src.translation.tool_names import ToolNames
+from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
+from src.wire.openai_chat import CHAT
 
 _UNNAMED_TOOL = "unknown_tool"
 

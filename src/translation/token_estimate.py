@@ -46,8 +46,8 @@ import re
 
 import orjson
 
-from src.wire.errors import InvalidRequest
 from src.translation.image_size import base64_image_dimensions
+from src.wire.errors import InvalidRequest
 
 _REQUEST_OVERHEAD = 3
 _MESSAGE_OVERHEAD = 4

@@ -22,10 +22,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from urllib.parse import urlsplit
 
-from src.wire.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from src.transports.base import UpstreamRequest
 from src.transports.connection import Closed, Connection, Malformed, ReadTimeout
 from src.transports.dial import dial
+from src.wire.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 
 IDLE_LIMIT = 15.0  # seconds a pooled connection is trusted (as aiohttp); servers drop idle ones in time
 Origin = tuple[str, str, int]  # scheme, host, port

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from src.backends.catalog import ModelCatalog
 from src.config import Config, ProxyKey
 from src.routing.plan import Route
+from src.routing.selectors import INLINE_COMPOSITE
 from src.usage.limits import Budgets, KeyLimits, LimitExceeded, Reservation
-from src.usage.metrics import ProxyMetrics
+from src.usage.metrics import ProxyMetrics, RouteLabels
 from src.usage.pricing import cost_usd
 from src.usage.record import Tokens, UsageRecord
 from src.usage.store import UsageStore
@@ -24,9 +25,10 @@ from src.wire.errors import LimitReached, PermissionDenied
 
 
 class Accounting:
-    def __init__(self, config: Config, catalog: ModelCatalog) -> None:
+    def __init__(self, config: Config, catalog: ModelCatalog, configured_routes: Collection[str] = ()) -> None:
         self.store = UsageStore(config.usage.database)
         self.metrics = ProxyMetrics()
+        self._labels = RouteLabels((*config.backends, INLINE_COMPOSITE), configured_routes, catalog.knows)
         self._catalog = catalog
         self._open = config.disable_auth
         self._keys: dict[str, ProxyKey] = {key.name: key for key in config.auth.api_keys}
@@ -87,4 +89,4 @@ class Accounting:
         if reservation is not None:
             self._budgets.settle(reservation, record.cost_usd)
         self.store.record(record)
-        self.metrics.observe(record)
+        self.metrics.observe(record, self._labels(record.route, served=record.status < 400))

@@ -19,9 +19,8 @@ import orjson
 from src.failover.dispatcher import Attempt
 from src.usage.accounting import Accounting
 from src.usage.limits import Reservation
-from src.usage.record import OK
+from src.usage.record import OK, Tokens, UsageRecord, usage_from
 from src.usage.record import Attempt as AttemptRecord
-from src.usage.record import Tokens, UsageRecord, usage_from
 from src.wire.errors import ProxyError, UpstreamError
 from src.wire.protocol import WireProtocol
 from src.wire.sse import Event
@@ -150,9 +149,6 @@ class Meter:
 
 
 def _attempt_record(attempt: Attempt) -> AttemptRecord:
-    if attempt.kind == "ok":
-        outcome = OK
-    else:
-        outcome = f"status_{attempt.status}" if attempt.kind == "status" else attempt.kind
+    outcome = {"ok": OK, "status": f"status_{attempt.status}"}.get(attempt.kind, attempt.kind)
     status = attempt.status if attempt.kind in ("ok", "status") else None  # None: it never answered
     return AttemptRecord(attempt.route, status, outcome, attempt.seconds * 1000)

@@ -1,191 +1,83 @@
-"""`GET /metrics`: a tiny Prometheus registry (text exposition format 0.0.4) and the proxy's metrics.
+"""The proxy's metrics, fed one finished request's record at a time, and the label a route gets.
 
-Metrics are changed from the one event loop only, so nothing is locked.
+A model string is the client's to choose. So a route becomes a label only when the proxy knows
+it (a configured route, a model a backend's catalog lists, or one an upstream has served); any
+other is counted as `<backend>:other`, or `other` for a backend that is not configured.
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Collection
 
+from src.usage.prometheus import (
+    LATENCY_BUCKETS,
+    MAX_SERIES,
+    OTHER,
+    TOKEN_KINDS,
+    TTFT_BUCKETS,
+    Counter,
+    Gauge,
+    Histogram,
+    Registry,
+)
 from src.usage.record import OK, UsageRecord, split_route
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
-TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0)
-TOKEN_KINDS = ("prompt", "completion", "reasoning", "cached")
-
-Labels = tuple[str, ...]
-M = TypeVar("M", bound="Metric")
+MAX_LABEL = 256  # characters of a route label
+STREAMS_IN_FLIGHT = "switchyard_streams_in_flight"  # a gauge: only live processes' values add up
 
 
-class Metric:
-    kind = "untyped"
+class RouteLabels:
+    """The `route` label of a request: its route when known, else OTHER for its backend."""
 
-    def __init__(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> None:
-        self.name = name
-        self.help = help_text
-        self.labelnames = tuple(labelnames)
+    def __init__(self, backends: Collection[str], routes: Collection[str], known: Callable[[str, str], bool]) -> None:
+        self._backends = frozenset(backends)
+        self._routes = set(routes)  # configured ones, then every route an upstream served
+        self._known = known  # whether a backend's catalog lists a model
 
-    def _key(self, labels: dict[str, object]) -> Labels:
-        # On every request: a list comprehension and a length check, no set built.
-        try:
-            key = tuple([str(labels[name]) for name in self.labelnames])
-        except KeyError:
-            key = ()
-        if len(key) != len(labels) or len(key) != len(self.labelnames):
-            raise ValueError(f"{self.name} takes the labels {self.labelnames}, not {tuple(labels)}")
-        return key
-
-    def render(self) -> list[str]:
-        help_text = self.help.replace("\\", "\\\\").replace("\n", "\\n")
-        return [f"# HELP {self.name} {help_text}", f"# TYPE {self.name} {self.kind}", *self._samples()]
-
-    def _samples(self) -> Iterable[str]:
-        raise NotImplementedError
-
-
-class _Values(Metric):
-    """A metric with one value per label set; without labels, it starts at 0."""
-
-    def __init__(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> None:
-        super().__init__(name, help_text, labelnames)
-        self.values: dict[Labels, float] = {} if labelnames else {(): 0.0}
-
-    def _add(self, amount: float, labels: dict[str, object]) -> None:
-        self.add_at(self._key(labels), amount)
-
-    def add_at(self, key: Labels, amount: float) -> None:
-        """The hot path: label values as strings, in `labelnames` order, unchecked."""
-        self.values[key] = self.values.get(key, 0.0) + amount
-
-    def _samples(self) -> Iterable[str]:
-        for key, value in self.values.items():
-            yield sample(self.name, self.labelnames, key, value)
-
-
-class Counter(_Values):
-    kind = "counter"
-
-    def inc(self, amount: float = 1.0, **labels: object) -> None:
-        if amount < 0:
-            raise ValueError(f"{self.name}: a counter only goes up")
-        self._add(amount, labels)
-
-
-class Gauge(_Values):
-    kind = "gauge"
-
-    def inc(self, amount: float = 1.0, **labels: object) -> None:
-        self._add(amount, labels)
-
-    def dec(self, amount: float = 1.0, **labels: object) -> None:
-        self._add(-amount, labels)
-
-    def set(self, value: float, **labels: object) -> None:
-        self.values[self._key(labels)] = value
-
-
-class Histogram(Metric):
-    kind = "histogram"
-
-    def __init__(
-        self, name: str, help_text: str, labelnames: Sequence[str] = (), buckets: Sequence[float] = LATENCY_BUCKETS
-    ) -> None:
-        super().__init__(name, help_text, labelnames)
-        if "le" in self.labelnames or list(buckets) != sorted(set(buckets)):
-            raise ValueError(f"{self.name}: buckets must be increasing and 'le' is reserved")
-        self.buckets = tuple(float(b) for b in buckets if b != math.inf)
-        # Per label set: a count per bucket (not cumulative; the last is +Inf only), the sum.
-        self.series: dict[Labels, tuple[list[int], list[float]]] = {}
-
-    def observe(self, value: float, **labels: object) -> None:
-        self.observe_at(self._key(labels), value)
-
-    def observe_at(self, key: Labels, value: float) -> None:
-        """The hot path: label values as strings, in `labelnames` order, unchecked."""
-        series = self.series.get(key)
-        if series is None:
-            series = self.series[key] = ([0] * (len(self.buckets) + 1), [0.0])
-        series[0][bisect_left(self.buckets, value)] += 1  # le is inclusive: value == bound goes in that bucket
-        series[1][0] += value
-
-    def _samples(self) -> Iterable[str]:
-        names = (*self.labelnames, "le")
-        for key, (counts, total) in self.series.items():
-            running = 0
-            for bound, count in zip((*self.buckets, math.inf), counts, strict=True):
-                running += count
-                yield sample(f"{self.name}_bucket", names, (*key, number(bound)), running)
-            yield sample(f"{self.name}_sum", self.labelnames, key, total[0])
-            yield sample(f"{self.name}_count", self.labelnames, key, running)
-
-
-class Registry:
-    def __init__(self) -> None:
-        self.metrics: dict[str, Metric] = {}
-
-    def add(self, metric: M) -> M:
-        if metric.name in self.metrics:
-            raise ValueError(f"metric {metric.name} is already registered")
-        self.metrics[metric.name] = metric
-        return metric
-
-    def render(self) -> str:
-        return "".join(line + "\n" for metric in self.metrics.values() for line in metric.render())
-
-
-def sample(name: str, labelnames: Sequence[str], values: Sequence[str], value: float) -> str:
-    if not labelnames:
-        return f"{name} {number(value)}"
-    labels = ",".join(f'{n}="{escape(v)}"' for n, v in zip(labelnames, values, strict=True))
-    return f"{name}{{{labels}}} {number(value)}"
-
-
-def escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
+    def __call__(self, route: str | None, served: bool) -> str:
+        if not route:
+            return "none"
+        if route in self._routes:
+            return route
+        backend, _, model = route.partition(":")
+        if backend not in self._backends:
+            return OTHER
+        if len(route) > MAX_LABEL or len(self._routes) >= MAX_SERIES or not (served or self._known(backend, model)):
+            return f"{backend}:{OTHER}"
+        self._routes.add(route)
+        return route
 
 
 class ProxyMetrics:
-    """The proxy's metrics; `observe()` each finished request's record, `render()` for `/metrics`."""
+    """`observe()` each finished request's record, `render()` for `/metrics`."""
 
     def __init__(self) -> None:
         self.registry = r = Registry()
         self.requests = r.add(
             Counter("switchyard_requests_total", "Requests by front-end, final route and status.",
                     ("frontend", "route", "status"))
-        )
+        )  # fmt: skip
         self.duration = r.add(
             Histogram("switchyard_request_duration_seconds", "Total request latency.", ("frontend",), LATENCY_BUCKETS)
         )
         self.ttft = r.add(
             Histogram("switchyard_time_to_first_token_seconds", "Time to the first token of a stream.",
                       ("frontend",), TTFT_BUCKETS)
-        )
+        )  # fmt: skip
         self.tokens = r.add(Counter("switchyard_tokens_total", "Tokens by final route and kind.", ("route", "kind")))
         self.cost = r.add(Counter("switchyard_cost_usd_total", "Known cost in USD by final route.", ("route",)))
         self.failovers = r.add(
             Counter("switchyard_failovers_total", "Moves to the next route, by why the previous one failed.",
                     ("reason",))
-        )
+        )  # fmt: skip
         self.upstream_errors = r.add(
             Counter("switchyard_upstream_errors_total", "Failed upstream attempts by backend and reason.",
                     ("backend", "reason"))
-        )
-        self.streams_in_flight = r.add(Gauge("switchyard_streams_in_flight", "Streams being served now."))
+        )  # fmt: skip
+        self.streams_in_flight = r.add(Gauge(STREAMS_IN_FLIGHT, "Streams being served now."))
 
-    def observe(self, record: UsageRecord) -> None:
-        route = record.route or "none"
+    def observe(self, record: UsageRecord, route: str) -> None:
+        """`route` is the record's route as a label (RouteLabels)."""
         frontend = (record.frontend,)
         self.requests.add_at((record.frontend, route, str(record.status)), 1)
         self.duration.observe_at(frontend, record.latency_ms / 1000)

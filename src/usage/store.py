@@ -167,7 +167,7 @@ class UsageStore:
             self._commit(conn, batch)
         except REFUSED_RECORD:  # retrying a batch with a record SQLite refuses would block every later one
             return self._write_one_by_one(conn, batch)
-        except Exception as exc:  # noqa: BLE001 - locked, full, read-only: the database, not the records
+        except Exception as exc:
             return self._keep_for_retry(batch, exc)
         return []
 
@@ -178,7 +178,7 @@ class UsageStore:
                 self._commit(conn, [rec])
             except REFUSED_RECORD as exc:
                 refused.append(f"{rec.requested_model} ({exc})")
-            except Exception as exc:  # noqa: BLE001 - the database failed: the rest waits for the retry
+            except Exception as exc:
                 batch = self._keep_for_retry(batch[index:], exc)
                 break
         else:

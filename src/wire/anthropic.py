@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from src.wire.errors import ProxyError
-from src.wire.protocol import InBandError, in_band
+from src.wire.protocol import InBandError, in_band, meaningful
 from src.wire.sse import Event
 
 TYPES = {
@@ -51,8 +51,10 @@ class Messages:
         if not isinstance(payload, dict):
             return None
         error = payload.get("error")
-        if payload.get("type") != "error" and not error:
-            return None
+        if payload.get("type") != "error":
+            error = meaningful(error)  # as on chat: an error without a code or a message is none
+            if error is None:
+                return None
         if isinstance(error, dict):
             return in_band(error)
         return in_band({"message": error if isinstance(error, str) else None})

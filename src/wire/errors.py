@@ -7,7 +7,6 @@ and `src.core.app` is the one place that turns them into responses.
 from __future__ import annotations
 
 
-
 class ProxyError(Exception):
     """A failure with an HTTP status, reported to the client in its protocol's envelope."""
 

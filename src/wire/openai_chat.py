@@ -9,7 +9,7 @@ import orjson
 
 from src.wire.completion_stream import completion_as_events
 from src.wire.errors import ProxyError
-from src.wire.protocol import InBandError, in_band
+from src.wire.protocol import InBandError, in_band, meaningful
 from src.wire.sse import NOT_JSON, Event
 
 TYPES = {
@@ -60,7 +60,7 @@ class ChatCompletions:
         if not isinstance(payload, dict):
             return None
         choice = _first_choice(payload)
-        error = _meaningful(payload.get("error")) or _meaningful(choice.get("error") if choice else None)
+        error = meaningful(payload.get("error")) or meaningful(choice.get("error") if choice else None)
         if error is None and not (choice and choice.get("finish_reason") == "error"):
             return None
         if isinstance(error, dict):
@@ -104,13 +104,6 @@ def _first_choice(payload: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         return choices[0]
     return None
-
-
-def _meaningful(error: object) -> object:
-    """The error, unless it is empty: falsy, or an object without a code and without a message."""
-    if isinstance(error, dict):
-        return error if error.get("code") is not None or error.get("message") else None
-    return error or None
 
 
 CHAT = ChatCompletions()

@@ -55,6 +55,14 @@ def in_band(error: Mapping[str, Any], fallback_message: object = None) -> InBand
     return InBandError(status, message, code_text, kind)
 
 
+def meaningful(error: object) -> object:
+    """The error, unless it is empty: falsy, or an object without a code and without a message. Such
+    errors arrive on successful chunks of some routes (`{"code": null, "message": ""}`)."""
+    if isinstance(error, dict):
+        return error if error.get("code") is not None or error.get("message") else None
+    return error or None
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 

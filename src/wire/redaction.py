@@ -46,7 +46,9 @@ class Redactor:
     def clip(self, text: str, limit: int) -> str:
         """`text` masked, then cut to `limit` characters: cutting first could leave half a key unrecognised."""
         text = self(text)
-        return text if len(text) <= limit else text[: limit - 3] + "..."
+        if len(text) <= limit:
+            return text
+        return text[: limit - 3] + "..." if limit >= 3 else text[:limit]
 
 
 def _forms(secret: str) -> set[str]:

@@ -7,11 +7,11 @@ import json
 import httpx
 import pytest
 import respx
-from starlette.datastructures import Headers
 
 from src.backends.openrouter import OpenRouterBackend
 from src.config import Identity, OpenRouterBackendConfig
 from src.wire.errors import UpstreamStatusError
+from tests.backends.calls import send
 from tests.fakes.httpx_transport import HttpxTransport
 
 BASE = "https://or.test/api/v1"
@@ -50,7 +50,7 @@ async def chat_request(
     backend: OpenRouterBackend, router: respx.MockRouter, client_headers: dict | None = None, body: bytes = BODY
 ) -> httpx.Request:
     route = router.post(CHAT_URL).respond(200, json=COMPLETION)
-    response = await backend.chat(body, Headers(client_headers or {}))
+    response = await send(backend, body, client_headers)
     assert response.status == 200
     assert json.loads(await response.read()) == COMPLETION
     assert route.call_count >= 1
@@ -60,5 +60,5 @@ async def chat_request(
 async def chat_error(router: respx.MockRouter, status: int, **respond) -> UpstreamStatusError:
     router.post(CHAT_URL).respond(status, **respond)
     with pytest.raises(UpstreamStatusError) as info:
-        await make_backend().chat(BODY, Headers({}))
+        await send(make_backend(), BODY)
     return info.value

@@ -1,20 +1,20 @@
-"""Backend.status_error: an upstream's error text is masked with the backend's own keys before it is
-cut to MAX_ERROR_TEXT, so no part of a key survives the cut; a Retry-After that cannot be re-sent
-as a header is dropped."""
+"""HttpBackend.status_error: an upstream's error text is masked with the backend's own keys (`backend.mask`)
+before it is cut to MAX_ERROR_TEXT, so no part of a key survives the cut; a message kept whole is left
+for the egress step to mask; a Retry-After that cannot be re-sent as a header is dropped."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
-from starlette.datastructures import Headers
 
-from src.backends.base import MAX_ERROR_TEXT
+from src.backends.http import MAX_ERROR_TEXT
 from src.backends.openai import OpenAIBackend
 from src.config import Identity, OpenAIBackendConfig
 from src.wire.errors import UpstreamStatusError
 from src.wire.redaction import MASK
+from tests.backends.calls import send
+from tests.backends.openrouter_helpers import BODY, CHAT_URL, MODELS_URL, NAME, make_backend
 from tests.fakes.httpx_transport import HttpxTransport
-from tests.backends.openrouter_helpers import BODY, CHAT_URL, MODELS_URL, make_backend
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +33,7 @@ def assert_no_part_of(key: str, message: str) -> None:
 async def status_error(router, backend, status: int, url: str = CHAT_URL, **respond) -> UpstreamStatusError:
     router.post(url).respond(status, **respond)
     with pytest.raises(UpstreamStatusError) as info:
-        await backend.chat(BODY, Headers({}))
+        await send(backend, BODY)
     return info.value
 
 
@@ -58,6 +58,15 @@ async def test_text_error_body_is_redacted_before_it_is_cut(router) -> None:
     assert_no_part_of(KEY, error.message)
     assert MASK in error.message
     assert "A" * 484 + MASK in error.message
+
+
+@pytest.mark.parametrize("before", [470, 484, 490, 495, 499, 500])
+async def test_a_key_straddling_the_cut_never_appears_half(router, before: int) -> None:
+    error = await status_error(router, make_backend(api_key=KEY), 500, content=("A" * before + KEY + "Z" * 50).encode())
+    assert_no_part_of(KEY, error.message)
+    text = error.message.removeprefix(f"{NAME}: ")
+    assert len(text) <= MAX_ERROR_TEXT
+    assert text == ("A" * before + MASK + "Z" * 50)[: MAX_ERROR_TEXT - 3] + "..."
 
 
 async def test_text_error_body_is_redacted_before_it_is_cut_by_an_openai_backend(router) -> None:
@@ -85,17 +94,21 @@ async def test_openrouter_raw_provider_error_is_redacted_before_it_is_cut(router
 async def test_every_key_of_the_rotation_is_masked(router) -> None:
     backend = make_backend(api_keys=[KEY, OTHER_KEY])
     text = f"first {KEY} second {OTHER_KEY}"
-    error = await status_error(router, backend, 401, json={"error": {"message": text}})
+    error = await status_error(router, backend, 401, content=text.encode())  # text: clipped, so masked
     assert_no_part_of(KEY, error.message)
     assert_no_part_of(OTHER_KEY, error.message)
     assert error.message.endswith(f"first {MASK} second {MASK}")
+    assert backend.mask(text) == f"first {MASK} second {MASK}"
 
 
-async def test_key_in_the_message_of_a_long_json_error_is_masked(router) -> None:
-    body = {"error": {"message": "C" * 600 + KEY + "D" * 10, "code": "invalid_api_key"}}
-    error = await status_error(router, make_backend(api_key=KEY), 401, json=body)
-    assert_no_part_of(KEY, error.message)
-    assert MASK in error.message
+async def test_a_json_message_is_kept_whole_for_the_egress_step_to_mask(router) -> None:
+    """Redaction is the egress step's (src.core.delivery); a message that is not cut is not masked here."""
+    backend = make_backend(api_key=KEY)
+    message = "C" * 600 + KEY + "D" * 10
+    body = {"error": {"message": message, "code": "invalid_api_key"}}
+    error = await status_error(router, backend, 401, json=body)
+    assert error.message == f"{NAME}: {message}"  # whole: never cut, so no half key
+    assert_no_part_of(KEY, backend.mask(error.message))
     assert error.code == "invalid_api_key"
 
 

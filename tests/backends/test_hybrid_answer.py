@@ -1,40 +1,41 @@
-"""What a hybrid returns: usage of both phases, the reasoning in the prompt and in the answer, tool calls."""
+"""What a hybrid returns: usage of both phases, the reasoning in the answer (ReasonedAnswer), tool calls."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
 import pytest
 
-from src.backends.hybrid import REASONING_BLOCK, with_reasoning
+from src.backends.answer import Answer, BufferedAnswer, HttpAnswer
 from src.backends.hybrid_answer import ReasonedAnswer, add_usage, answer_with_reasoning, tool_call_answer
 from src.backends.reasoning import Thought
-from src.failover.held import BufferedResponse
-from src.wire.sse import EventSplitter, event_data
+from src.wire.errors import UpstreamStatusError
+from src.wire.openai_chat import CHAT
+from src.wire.protocol import InBandError
+from src.wire.sse import MAX_EVENT
+from tests.backends.responses import JSON, FakeResponse
 
 SSE = {"content-type": "text/event-stream"}
-JSON = {"content-type": "application/json"}
 PHASE1 = {"prompt_tokens": 12, "completion_tokens": 30, "total_tokens": 42, "cost": 0.0004}
 PHASE2 = {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105, "cost": 0.0001}
 SUM = {"prompt_tokens": 112, "completion_tokens": 35, "total_tokens": 147, "cost": pytest.approx(0.0005)}
+THOUGHT = "The user wants a haiku.\nCount syllables."
 CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
 
 
-class FakeUpstream:
-    def __init__(self, chunks: list[bytes], headers: Mapping[str, str] = SSE, status: int = 200) -> None:
-        self.status, self.headers, self.chunks, self.closed = status, dict(headers), chunks, False
+def failure(error: Any, payload: bytes, headers: Any) -> UpstreamStatusError:
+    return UpstreamStatusError("exec", error.status, error.message)
 
-    async def read(self) -> bytes:
-        return b"".join(self.chunks)
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            yield chunk
+def upstream_answer(response: FakeResponse) -> HttpAnswer:
+    return HttpAnswer(response, CHAT, "exec", failure, MAX_EVENT)  # type: ignore[arg-type]
 
-    async def aclose(self) -> None:
-        self.closed = True
+
+async def payloads(answer: Answer) -> list[Any]:
+    """The data of every event of the answer, parsed; `[DONE]` as a string."""
+    events = [event async for batch in answer.events() for event in batch]
+    return [orjson.loads(e.data) if e.data != b"[DONE]" else "[DONE]" for e in events]
 
 
 # --- add_usage ----------------------------------------------------------------------------------------------
@@ -57,8 +58,11 @@ class FakeUpstream:
                 "completion_tokens_details": {"reasoning_tokens": 20},
             },
         ),
-        ({"cost_details": {"upstream": {"inference": 0.25}}}, {"cost_details": {"upstream": {"inference": 0.5}}},
-         {"cost_details": {"upstream": {"inference": 0.75}}}),
+        (
+            {"cost_details": {"upstream": {"inference": 0.25}}},
+            {"cost_details": {"upstream": {"inference": 0.5}}},
+            {"cost_details": {"upstream": {"inference": 0.75}}},
+        ),
         ({"is_byok": False}, {"is_byok": True}, {"is_byok": False}),
         ({"is_byok": True}, {"is_byok": True}, {"is_byok": True}),
         ({"is_byok": True, "total_tokens": 1}, {"total_tokens": True}, {"is_byok": True, "total_tokens": 1}),
@@ -79,57 +83,6 @@ def test_add_usage_keeps_bool_type() -> None:
     assert add_usage({"is_byok": False}, {"is_byok": False})["is_byok"] is False
 
 
-# --- with_reasoning -----------------------------------------------------------------------------------------
-
-THOUGHT = "The user wants a haiku.\nCount syllables."
-BLOCK = REASONING_BLOCK.format(reasoning=THOUGHT)
-USER = {"role": "user", "content": "Write a haiku"}
-
-
-def test_reasoning_block_is_clearly_delimited() -> None:
-    assert BLOCK.startswith(f"<reasoning>\n{THOUGHT}\n</reasoning>\n")
-    assert BLOCK.count("<reasoning>") == BLOCK.count("</reasoning>") == 1
-
-
-@pytest.mark.parametrize(
-    ("messages", "expected"),
-    [
-        (
-            [{"role": "system", "content": "Be brief."}, USER],
-            [{"role": "system", "content": f"Be brief.\n\n{BLOCK}"}, USER],
-        ),
-        ([{"role": "system", "content": ""}, USER], [{"role": "system", "content": BLOCK}, USER]),
-        (
-            [{"role": "system", "content": [{"type": "text", "text": "Be brief."}], "name": "rules"}, USER],
-            [
-                {
-                    "role": "system",
-                    "content": [{"type": "text", "text": "Be brief."}, {"type": "text", "text": BLOCK}],
-                    "name": "rules",
-                },
-                USER,
-            ],
-        ),
-        ([USER], [{"role": "system", "content": BLOCK}, USER]),
-        ([], [{"role": "system", "content": BLOCK}]),
-        (
-            [USER, {"role": "system", "content": "late"}, {"role": "system", "content": "second"}],
-            [USER, {"role": "system", "content": f"late\n\n{BLOCK}"}, {"role": "system", "content": "second"}],
-        ),
-        (["not a message", USER], [{"role": "system", "content": BLOCK}, "not a message", USER]),
-    ],
-)
-def test_with_reasoning(messages: list[Any], expected: list[Any]) -> None:
-    before = orjson.dumps(messages)
-    assert with_reasoning(messages, THOUGHT) == expected
-    assert orjson.dumps(messages) == before  # the client's messages are not changed in place
-
-
-@pytest.mark.parametrize("messages", [None, "hi", {"role": "system"}, 42])
-def test_with_reasoning_leaves_non_lists_alone(messages: object) -> None:
-    assert with_reasoning(messages, THOUGHT) is messages
-
-
 # --- tool_call_answer ---------------------------------------------------------------------------------------
 
 
@@ -141,9 +94,10 @@ def test_with_reasoning_leaves_non_lists_alone(messages: object) -> None:
     ],
 )
 def test_tool_call_answer(thought: Thought, id: str | None, model: str, usage: dict[str, Any] | None) -> None:
-    answer = tool_call_answer(thought)
-    assert isinstance(answer, BufferedResponse)
-    assert (answer.status, dict(answer.headers)) == (200, JSON)
+    answer = tool_call_answer(thought, "reasoner")
+    assert isinstance(answer, BufferedAnswer)
+    assert (answer.status, dict(answer.headers), answer.origin, answer.protocol) == (200, JSON, "reasoner", CHAT)
+    assert not answer.is_stream
     completion = orjson.loads(answer.body)
     assert completion["object"] == "chat.completion"
     if id:
@@ -160,6 +114,15 @@ def test_tool_call_answer(thought: Thought, id: str | None, model: str, usage: d
         }
     ]
     assert completion.get("usage") == usage
+
+
+@pytest.mark.anyio
+async def test_tool_call_answer_replays_as_a_stream_of_its_tool_calls() -> None:
+    chunks = await payloads(tool_call_answer(Thought(tool_calls=[CALL], usage=PHASE1, id="gen-1"), "reasoner"))
+    assert chunks[0]["choices"][0]["delta"]["tool_calls"] == [{**CALL, "index": 0}]
+    assert chunks[1]["choices"][0]["finish_reason"] == "tool_calls"
+    assert chunks[2]["usage"] == PHASE1
+    assert chunks[-1] == "[DONE]"
 
 
 # --- ReasonedAnswer: JSON ----------------------------------------------------------------------------------
@@ -182,35 +145,68 @@ COMPLETION = {
     ],
 )
 async def test_reasoned_json_answer(thought: Thought, reasoning: str | None, usage: dict[str, Any]) -> None:
-    upstream = FakeUpstream([orjson.dumps(COMPLETION)], {**JSON, "x-request-id": "r1"}, status=200)
-    answer = answer_with_reasoning(upstream, thought)
+    upstream = FakeResponse([orjson.dumps(COMPLETION)], {**JSON, "x-request-id": "r1"}, status=200)
+    answer = answer_with_reasoning(upstream_answer(upstream), thought)
     assert isinstance(answer, ReasonedAnswer)
-    assert (answer.status, answer.headers) == (200, {**JSON, "x-request-id": "r1"})
+    assert (answer.status, answer.headers, answer.origin, answer.is_stream) == (
+        200,
+        {**JSON, "x-request-id": "r1"},
+        "exec",
+        False,
+    )
     completion = orjson.loads(await answer.read())
     assert completion["choices"][0]["message"].get("reasoning") == reasoning
     assert completion["choices"][0]["message"]["content"] == "Hi"
     assert completion["usage"] == usage
-    assert [orjson.loads(chunk) for chunk in [c async for c in answer.iter_chunks()]] == [completion]
     await answer.aclose()
     assert upstream.closed
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("thought", "reasoning", "usage"),
+    [
+        (Thought(reasoning=THOUGHT, usage=PHASE1), THOUGHT, SUM),
+        (Thought(reasoning=THOUGHT), THOUGHT, PHASE2),
+        (Thought(usage=PHASE1), None, SUM),
+    ],
+)
+async def test_reasoned_json_answer_replayed_to_a_streaming_request(
+    thought: Thought, reasoning: str | None, usage: dict[str, Any]
+) -> None:
+    answer = answer_with_reasoning(BufferedAnswer(200, JSON, orjson.dumps(COMPLETION), CHAT, "exec"), thought)
+    chunks = await payloads(answer)
+    assert chunks[0]["choices"][0]["delta"].get("reasoning") == reasoning
+    assert chunks[0]["choices"][0]["delta"]["content"] == "Hi"
+    assert [c["usage"] for c in chunks[:-1] if "usage" in c] == [usage]
+    assert chunks[-1] == "[DONE]"
+
+
+@pytest.mark.anyio
+async def test_reasoned_answer_reports_failures_as_its_inner_answer_does() -> None:
+    answer = answer_with_reasoning(upstream_answer(FakeResponse([b"{}"], JSON)), Thought(reasoning=THOUGHT))
+    error = answer.failure(InBandError(503, "down"), b"")
+    assert (error.backend, error.status, error.message) == ("exec", 503, "exec: down")
+
+
+@pytest.mark.anyio
 async def test_reasoned_json_keeps_the_answers_own_reasoning() -> None:
     own = {**COMPLETION, "choices": [{"index": 0, "message": {"content": "Hi", "reasoning": "mine"}}]}
-    answer = answer_with_reasoning(FakeUpstream([orjson.dumps(own)], JSON), Thought(reasoning=THOUGHT))
+    answer = answer_with_reasoning(upstream_answer(FakeResponse([orjson.dumps(own)], JSON)), Thought(reasoning=THOUGHT))
     assert orjson.loads(await answer.read())["choices"][0]["message"]["reasoning"] == "mine"
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"choices":"odd"}'])
 async def test_reasoned_json_leaves_odd_bodies(body: bytes) -> None:
-    answer = answer_with_reasoning(FakeUpstream([body], JSON), Thought(reasoning=THOUGHT, usage=PHASE1))
+    answer = answer_with_reasoning(
+        upstream_answer(FakeResponse([body], JSON)), Thought(reasoning=THOUGHT, usage=PHASE1)
+    )
     assert await answer.read() == body
 
 
 def test_nothing_to_add_returns_the_upstream_itself() -> None:
-    upstream = FakeUpstream([b"{}"], JSON)
+    upstream = upstream_answer(FakeResponse([b"{}"], JSON))
     assert answer_with_reasoning(upstream, Thought()) is upstream
     assert answer_with_reasoning(upstream, Thought(tool_calls=[CALL])) is upstream
 
@@ -233,10 +229,15 @@ def split_oddly(events: list[bytes]) -> list[bytes]:
 
 
 async def relayed(thought: Thought, chunks: list[bytes]) -> list[bytes]:
-    answer = answer_with_reasoning(FakeUpstream(chunks), thought)
-    splitter = EventSplitter()
-    events = [event async for chunk in answer.iter_chunks() for event in splitter.feed(chunk)]
-    return events + ([tail] if (tail := splitter.flush()) else [])
+    """Each event of the reasoned stream, as the bytes it travels as."""
+    answer = answer_with_reasoning(upstream_answer(FakeResponse(chunks, SSE)), thought)
+    assert answer.is_stream
+    return [event.raw async for batch in answer.events() for event in batch]
+
+
+def data_of(event: bytes) -> Any:
+    assert event.startswith(b"data: ") and event.endswith(b"\n\n")
+    return orjson.loads(event[6:-2])
 
 
 @pytest.mark.anyio
@@ -244,9 +245,9 @@ async def relayed(thought: Thought, chunks: list[bytes]) -> list[bytes]:
 async def test_reasoned_stream(chunks: list[bytes]) -> None:
     events = await relayed(Thought(reasoning=THOUGHT, usage=PHASE1), chunks)
     assert len(events) == len(STREAM)
-    first = orjson.loads(event_data(events[2]))
+    first = data_of(events[2])
     assert first["choices"][0]["delta"] == {"role": "assistant", "content": "", "reasoning": THOUGHT}
-    assert orjson.loads(event_data(events[5]))["usage"] == SUM
+    assert data_of(events[5])["usage"] == SUM
     assert [events[i] for i in (0, 1, 3, 4, 6)] == [KEEP_ALIVE, EMPTY_FIRST, HI, STOP, DONE]  # byte-identical
 
 
@@ -254,18 +255,18 @@ async def test_reasoned_stream(chunks: list[bytes]) -> None:
 async def test_reasoning_only_on_the_first_delta() -> None:
     events = await relayed(Thought(reasoning=THOUGHT), [ROLE, HI, HI, DONE])
     assert events[1:] == [HI, HI, DONE]
-    assert orjson.loads(event_data(events[0]))["choices"][0]["delta"]["reasoning"] == THOUGHT
+    assert data_of(events[0])["choices"][0]["delta"]["reasoning"] == THOUGHT
 
 
 @pytest.mark.anyio
 async def test_usage_only_thought_leaves_deltas_alone() -> None:
     events = await relayed(Thought(usage=PHASE1), [ROLE, HI, USAGE, DONE])
     assert events[:2] == [ROLE, HI] and events[3] == DONE
-    assert orjson.loads(event_data(events[2]))["usage"] == SUM
+    assert data_of(events[2])["usage"] == SUM
 
 
 @pytest.mark.anyio
 async def test_stream_without_usage_chunk_is_unchanged_after_the_first_delta() -> None:
     events = await relayed(Thought(reasoning=THOUGHT, usage=PHASE1), [HI, STOP, DONE])
-    assert orjson.loads(event_data(events[0]))["choices"][0]["delta"] == {"content": "Hi", "reasoning": THOUGHT}
+    assert data_of(events[0])["choices"][0]["delta"] == {"content": "Hi", "reasoning": THOUGHT}
     assert events[1:] == [STOP, DONE]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from starlette.datastructures import Headers
 
 from src import __version__
 from src.backends import build_backends
 from src.backends.openai import OpenAIBackend
 from src.config import Config, Identity, OpenAIBackendConfig
-from src.core.envelopes import openai_type
 from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
+from src.wire.openai_chat import error_type
+from src.wire.sse import joined
+from tests.backends.calls import send
 from tests.fakes.httpx_transport import HttpxTransport
 
 BASE = "http://llm.test:8080/v1"
@@ -44,7 +45,7 @@ def make_backend(
 
 async def chat_request(backend, router, client_headers=None) -> httpx.Request:
     route = router.post(CHAT_URL).respond(200, json=COMPLETION)
-    response = await backend.chat(BODY, Headers(client_headers or {}))
+    response = await send(backend, BODY, client_headers)
     assert response.status == 200
     assert await response.read() == httpx.Response(200, json=COMPLETION).content
     return route.calls.last.request
@@ -92,7 +93,7 @@ async def test_keys_rotate_round_robin(router) -> None:
     backend = make_backend(api_keys=["k1", "k2"])
     route = router.post(CHAT_URL).respond(200, json=COMPLETION)
     for _ in range(3):
-        await (await backend.chat(BODY, Headers({}))).read()
+        await (await send(backend, BODY)).read()
     assert [c.request.headers["authorization"] for c in route.calls] == ["Bearer k1", "Bearer k2", "Bearer k1"]
 
 
@@ -148,7 +149,7 @@ async def test_build_backends_builds_openai_backend(router) -> None:
 async def chat_error(router, status: int, **respond) -> UpstreamStatusError:
     router.post(CHAT_URL).respond(status, **respond)
     with pytest.raises(UpstreamStatusError) as info:
-        await make_backend().chat(BODY, Headers({}))
+        await send(make_backend(), BODY)
     return info.value
 
 
@@ -161,7 +162,7 @@ async def test_error_status_message_and_code(router) -> None:
     assert {k.lower(): v for k, v in error.headers.items()}["retry-after"] == "20"
     # The upstream's own type is kept, and wins over the one its status would give.
     assert error.error_type == "requests"
-    assert openai_type(error) == "requests"
+    assert error_type(error) == "requests"
 
 
 @pytest.mark.parametrize(
@@ -172,13 +173,13 @@ async def test_error_status_message_and_code(router) -> None:
 async def test_error_without_upstream_type_gets_one_from_its_status(router, status: int, expected: str) -> None:
     error = await chat_error(router, status, json={"error": {"message": "nope"}})
     assert error.error_type is None
-    assert openai_type(error) == expected
+    assert error_type(error) == expected
 
 
 async def test_error_type_that_is_not_a_string_is_ignored(router) -> None:
     error = await chat_error(router, 429, json={"error": {"message": "slow", "type": {"nested": True}}})
     assert error.error_type is None
-    assert openai_type(error) == "rate_limit_error"
+    assert error_type(error) == "rate_limit_error"
 
 
 async def test_error_integer_code_becomes_string(router) -> None:
@@ -283,8 +284,8 @@ async def test_list_models_data_that_is_not_a_list_is_a_protocol_error(router) -
 async def test_streaming_chat_yields_body(router) -> None:
     payload = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'
     router.post(CHAT_URL).respond(200, content=payload, headers={"Content-Type": "text/event-stream"})
-    response = await make_backend().chat(BODY, Headers({}))
-    assert response.status == 200
-    received = [chunk async for chunk in response.iter_chunks()]
-    await response.aclose()
-    assert b"".join(received) == payload
+    answer = await send(make_backend(), BODY)
+    assert (answer.status, answer.is_stream, answer.origin) == (200, True, NAME)
+    received = [event async for batch in answer.events() for event in batch]
+    await answer.aclose()
+    assert joined(received) == payload

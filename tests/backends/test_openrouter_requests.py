@@ -10,8 +10,9 @@ from src import __version__
 from src.backends import build_backends
 from src.backends.openrouter import OpenRouterBackend
 from src.config import Config, Identity
-from tests.fakes.httpx_transport import HttpxTransport
+from tests.backends.calls import send
 from tests.backends.openrouter_helpers import BASE, BODY, CHAT_URL, COMPLETION, chat_request, make_backend
+from tests.fakes.httpx_transport import HttpxTransport
 
 pytestmark = pytest.mark.anyio
 
@@ -137,7 +138,7 @@ async def test_keys_rotate_round_robin_per_request(router) -> None:
     backend = make_backend(api_keys=["k1", "k2", "k3"])
     route = router.post(CHAT_URL).respond(200, json=COMPLETION)
     for _ in range(4):
-        response = await backend.chat(BODY, Headers({}))
+        response = await send(backend, BODY)
         await response.read()
     sent = [call.request.headers["authorization"] for call in route.calls]
     assert sent == ["Bearer k1", "Bearer k2", "Bearer k3", "Bearer k1"]
@@ -147,9 +148,9 @@ async def test_model_list_uses_the_first_key_and_leaves_the_chat_rotation_alone(
     backend = make_backend(api_keys=["k1", "k2"])
     chat = router.post(CHAT_URL).respond(200, json=COMPLETION)
     models = router.get(f"{BASE}/models").respond(200, json={"data": []})
-    await (await backend.chat(BODY, Headers({}))).read()
+    await (await send(backend, BODY)).read()
     await backend.list_models()
-    await (await backend.chat(BODY, Headers({}))).read()
+    await (await send(backend, BODY)).read()
     await backend.list_models()
     sent = [call.request.headers["authorization"] for call in router.calls]
     assert sent == ["Bearer k1", "Bearer k1", "Bearer k2", "Bearer k1"]
@@ -161,7 +162,7 @@ async def test_single_key_is_reused(router) -> None:
     backend = make_backend(api_key="only")
     route = router.post(CHAT_URL).respond(200, json=COMPLETION)
     for _ in range(3):
-        await (await backend.chat(BODY, Headers({}))).read()
+        await (await send(backend, BODY)).read()
     assert [c.request.headers["authorization"] for c in route.calls] == ["Bearer only"] * 3
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from starlette.datastructures import Headers
 
-from src.core.envelopes import openai_type
 from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
+from src.wire.openai_chat import CHAT, error_type
+from src.wire.sse import joined
+from tests.backends.calls import send
 from tests.backends.openrouter_helpers import BODY, CHAT_URL, MODELS_URL, NAME, chat_error, make_backend
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +40,7 @@ async def test_error_keeps_status_message_code_and_retry_after(router) -> None:
     assert error.retry_after == "7"
     # OpenRouter sent no type of its own: the envelope derives one from the status.
     assert error.error_type is None
-    assert openai_type(error) == "rate_limit_error"
+    assert error_type(error) == "rate_limit_error"
 
 
 async def test_error_with_only_provider_name(router) -> None:
@@ -51,7 +52,7 @@ async def test_error_with_only_provider_name(router) -> None:
     assert "Groq" in error.message
     assert error.code == "502"
     assert error.error_type is None
-    assert openai_type(error) == "api_error"
+    assert error_type(error) == "api_error"
 
 
 async def test_error_without_metadata_is_plain_message(router) -> None:
@@ -61,7 +62,7 @@ async def test_error_without_metadata_is_plain_message(router) -> None:
     assert error.message == f"{NAME}: Invalid model"
     assert error.code == "bad_model"
     assert error.error_type == "invalid_request_error"
-    assert openai_type(error) == "invalid_request_error"
+    assert error_type(error) == "invalid_request_error"
     assert error.headers == {}
 
 
@@ -164,7 +165,7 @@ async def test_list_models_waits_at_most_30_seconds(router, timeout: float, expe
 
 async def test_chat_waits_for_the_backends_own_timeout(router) -> None:
     route = router.post(CHAT_URL).respond(200, json={"choices": []})
-    await (await make_backend(timeout=600.0).chat(BODY, Headers({}))).read()
+    await (await send(make_backend(timeout=600.0), BODY)).read()
     assert route.calls.last.request.extensions["timeout"]["read"] == 600.0
 
 
@@ -185,10 +186,11 @@ async def test_streaming_chat_yields_body_chunks(router) -> None:
     router.post(CHAT_URL).mock(
         return_value=httpx.Response(200, headers={"Content-Type": "text/event-stream"}, content=stream())
     )
-    response = await make_backend().chat(BODY.replace(b'"stream":false', b'"stream":true'), Headers({}))
-    assert response.status == 200
-    assert response.headers["content-type"] == "text/event-stream"
-    received = [chunk async for chunk in response.iter_chunks()]
-    await response.aclose()
-    assert b"".join(received) == b"".join(parts)
-    assert len(received) >= 1
+    answer = await send(make_backend(), BODY.replace(b'"stream":false', b'"stream":true'))
+    assert answer.status == 200
+    assert answer.headers["content-type"] == "text/event-stream"
+    assert (answer.is_stream, answer.protocol, answer.origin) == (True, CHAT, NAME)
+    batches = [batch async for batch in answer.events()]
+    await answer.aclose()
+    assert joined(event for batch in batches for event in batch) == b"".join(parts)
+    assert len(batches) >= 1

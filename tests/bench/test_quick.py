@@ -37,6 +37,7 @@ def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+@pytest.mark.bench
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the benchmark reads /proc (Linux)")
 def test_quick_benchmark_produces_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"

@@ -1,17 +1,23 @@
-"""The bare ASGI app: its route table, and the scopes that are not HTTP requests."""
+"""The bare ASGI app: its endpoint table, the loop guard, and the scopes that are not HTTP requests."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from src.core import app as app_module
-from src.core.app import ROUTES, create_app, route_for
 from src.config import Config
+from src.core import admin
+from src.core.app import ENDPOINTS, App, Endpoint, create_app, endpoint_for
+from src.frontends import anthropic_messages, models, openai_chat
+from src.wire.anthropic import MESSAGES
 from src.wire.errors import MethodNotAllowed, NotFound
-from src.frontends import admin, anthropic, openai
-from tests.core.config_helpers import minimal
+from src.wire.openai_chat import CHAT
+from tests.config.config_helpers import minimal
 
 pytestmark = pytest.mark.anyio
 
@@ -20,31 +26,59 @@ def scope(method: str, path: str) -> dict[str, Any]:
     return {"type": "http", "method": method, "path": path}
 
 
+def served_by(endpoint: Endpoint) -> Callable[..., Any]:
+    """The function behind an endpoint: a front-end's, which `front` wraps to see only the gateway, or an admin one."""
+    cells = endpoint.serve.__closure__ or ()
+    return cells[0].cell_contents if cells else endpoint.serve
+
+
 @pytest.mark.parametrize(
-    ("method", "path", "endpoint", "params"),
+    ("method", "path", "function", "tail"),
     [
-        ("POST", "/v1/chat/completions", openai.chat_completions, None),
-        ("POST", "/v1/messages", anthropic.messages, None),
-        ("POST", "/v1/messages/count_tokens", anthropic.count_tokens, None),
-        ("GET", "/v1/models", openai.list_models, None),
-        ("HEAD", "/v1/models", openai.list_models, None),
-        ("GET", "/v1/models/openai/gpt-4o", openai.retrieve_model, {"model_id": "openai/gpt-4o"}),
-        ("GET", "/v1/models/up:m?x", openai.retrieve_model, {"model_id": "up:m?x"}),
-        ("GET", "/v1/usage", admin.usage, None),
-        ("GET", "/metrics", admin.metrics, None),
-        ("GET", "/health", app_module.health, None),
+        ("POST", "/v1/chat/completions", openai_chat.completions, ""),
+        ("POST", "/v1/messages", anthropic_messages.messages, ""),
+        ("POST", "/v1/messages/count_tokens", anthropic_messages.count_tokens, ""),
+        ("GET", "/v1/models", models.list_models, ""),
+        ("HEAD", "/v1/models", models.list_models, ""),
+        ("GET", "/v1/models/openai/gpt-4o", models.retrieve_model, "openai/gpt-4o"),
+        ("GET", "/v1/models/up:m?x", models.retrieve_model, "up:m?x"),
+        ("GET", "/v1/usage", admin.usage, ""),
+        ("GET", "/metrics", admin.metrics, ""),
+        ("GET", "/health", admin.health, ""),
     ],
 )
-def test_each_route_reaches_its_endpoint(method: str, path: str, endpoint, params: dict[str, str] | None) -> None:
-    request_scope = scope(method, path)
-    assert route_for(request_scope) is endpoint
-    assert request_scope.get("path_params") == params
+def test_each_path_reaches_its_endpoint(method: str, path: str, function: Callable[..., Any], tail: str) -> None:
+    endpoint, found_tail = endpoint_for(scope(method, path))
+    assert endpoint in ENDPOINTS
+    assert served_by(endpoint) is function
+    assert found_tail == tail
 
 
-@pytest.mark.parametrize("path", ["/", "/v1", "/v1/chat/completions/", "/v1/models/", "/v2/chat/completions", "/v1/Messages"])
-def test_a_path_without_a_route_is_not_found(path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "protocol", "body", "metered", "auth"),
+    [
+        ("/v1/chat/completions", CHAT, True, True, True),
+        ("/v1/messages", MESSAGES, True, True, True),
+        ("/v1/messages/count_tokens", MESSAGES, True, False, True),
+        ("/v1/models", CHAT, False, False, True),
+        ("/v1/models/x", CHAT, False, False, True),
+        ("/v1/usage", CHAT, False, False, True),
+        ("/metrics", CHAT, False, False, False),  # it decides for itself (metrics.public)
+        ("/health", CHAT, False, False, False),
+    ],
+)
+def test_what_each_endpoint_takes(path: str, protocol: object, body: bool, metered: bool, auth: bool) -> None:
+    method = "POST" if body else "GET"
+    endpoint, _ = endpoint_for(scope(method, path))
+    assert (endpoint.protocol, endpoint.body, endpoint.metered, endpoint.auth) == (protocol, body, metered, auth)
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/v1", "/v1/chat/completions/", "/v1/models/", "/v2/chat/completions", "/v1/Messages"]
+)
+def test_a_path_without_an_endpoint_is_not_found(path: str) -> None:
     with pytest.raises(NotFound, match=f"no such endpoint: {path}$"):
-        route_for(scope("GET", path))
+        endpoint_for(scope("GET", path))
 
 
 @pytest.mark.parametrize(
@@ -60,15 +94,15 @@ def test_a_path_without_a_route_is_not_found(path: str) -> None:
 )
 def test_a_wrong_method_names_the_allowed_ones(method: str, path: str, allow: str) -> None:
     with pytest.raises(MethodNotAllowed) as caught:
-        route_for(scope(method, path))
+        endpoint_for(scope(method, path))
     assert caught.value.headers == {"allow": allow}
     assert caught.value.status == 405
 
 
-def test_every_route_is_reachable_by_its_own_method() -> None:
-    for route in ROUTES:
-        path = route.path + ("some-model" if route.tail else "")
-        assert route_for(scope(route.method, path)) is route.endpoint
+def test_every_endpoint_is_reachable_by_its_own_method() -> None:
+    for endpoint in ENDPOINTS:
+        path = endpoint.path + ("some-model" if endpoint.prefix else "")
+        assert endpoint_for(scope(endpoint.method, path)) == (endpoint, "some-model" if endpoint.prefix else "")
 
 
 class Channel:
@@ -96,13 +130,14 @@ class FakeTransport:
         self.closed = True
 
 
-def app_with(transport: FakeTransport):
-    return create_app(Config.model_validate(minimal(usage={"database": None})), lambda: transport)
+def app_with(transport: FakeTransport, **settings: Any) -> App:
+    return create_app(Config.model_validate(minimal(usage={"database": None}, **settings)), lambda: transport)
 
 
 async def test_a_websocket_is_refused_not_left_open() -> None:
     channel = Channel({"type": "websocket.connect"})
-    await app_with(FakeTransport())({"type": "websocket", "path": "/v1/chat/completions"}, channel.receive, channel.send)
+    app = app_with(FakeTransport())
+    await app({"type": "websocket", "path": "/v1/chat/completions"}, channel.receive, channel.send)
     assert channel.sent == [{"type": "websocket.close", "code": 1008}]
 
 
@@ -120,13 +155,13 @@ async def test_the_transport_is_closed_even_when_the_usage_store_fails_to_close(
     shutdown_sent: list[str] = []
 
     async def receive_then_break_the_store() -> dict[str, Any]:
-        if not hasattr(app.state, "runtime"):
+        if app.runtime is None:
             return {"type": "lifespan.startup"}
 
         async def broken_close() -> None:
             raise OSError("disk gone")
 
-        app.state.runtime.accounting.store.close = broken_close
+        app.runtime.accounting.store.close = broken_close
         return {"type": "lifespan.shutdown"}
 
     async def send(message: dict[str, Any]) -> None:
@@ -136,3 +171,63 @@ async def test_the_transport_is_closed_even_when_the_usage_store_fails_to_close(
         await app({"type": "lifespan"}, receive_then_break_the_store, send)
     assert shutdown_sent == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
     assert transport.closed
+
+
+@contextlib.asynccontextmanager
+async def started(app: App) -> AsyncIterator[App]:
+    """The app between its lifespan's startup and shutdown."""
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await incoming.put({"type": "lifespan.startup"})
+    lifespan = asyncio.ensure_future(app({"type": "lifespan"}, incoming.get, sent.put))
+    assert (await sent.get())["type"] == "lifespan.startup.complete"
+    try:
+        yield app
+    finally:
+        await incoming.put({"type": "lifespan.shutdown"})
+        await lifespan
+
+
+KEY = "app-test-proxy-key-1"
+AUTHS = {
+    "no key": [],
+    "a wrong key": [(b"authorization", b"Bearer not-the-key")],
+    "the key": [(b"x-api-key", KEY.encode())],
+}
+HOP = [(b"x-switchyard-hop", b"1")]
+
+
+async def request(app: App, method: str, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, dict[str, Any]]:
+    """One request whose body is never read: `receive` fails the test if the app asks for it."""
+    channel = Channel()
+    await app({**scope(method, path), "headers": headers, "query_string": b""}, channel.receive, channel.send)
+    start, body = channel.sent
+    assert start["type"] == "http.response.start" and body["more_body"] is False
+    return start["status"], json.loads(body["body"])
+
+
+@pytest.mark.parametrize("auth", list(AUTHS))
+@pytest.mark.parametrize(
+    ("method", "path", "error_type"),
+    [
+        ("POST", "/v1/chat/completions", "loop_detected"),
+        ("POST", "/v1/messages", "api_error"),
+        ("GET", "/v1/models", "loop_detected"),
+        ("GET", "/health", "loop_detected"),
+    ],
+)
+async def test_a_request_from_a_proxy_gets_508_before_auth_and_before_its_body(
+    auth: str, method: str, path: str, error_type: str
+) -> None:
+    async with started(app_with(FakeTransport(), auth={"api_keys": [{"name": "k", "key": KEY}]})) as app:
+        status, body = await request(app, method, path, [*HOP, *AUTHS[auth]])
+    assert status == 508
+    assert "x-switchyard-hop" in body["error"]["message"]
+    assert body["error"]["type"] == error_type
+
+
+# With the key, /v1/usage is past the key check: it answers that usage recording is off.
+@pytest.mark.parametrize(("auth", "status"), [("no key", 401), ("a wrong key", 401), ("the key", 404)])
+async def test_without_the_hop_header_the_key_decides(auth: str, status: int) -> None:
+    async with started(app_with(FakeTransport(), auth={"api_keys": [{"name": "k", "key": KEY}]})) as app:
+        assert (await request(app, "GET", "/v1/usage", AUTHS[auth]))[0] == status

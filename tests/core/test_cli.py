@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from src import __version__
-from src.core.cli import build_parser, serving_problem
 from src.config import Config
+from src.core.cli import build_parser, serving_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 PROXY_KEY = "sy-cli-test-proxy-secret-0003"

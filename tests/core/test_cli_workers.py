@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from src.core.cli import WORKER_ARGV, load_serving_config, main, worker_app
 from src.config import ConfigError
+from src.core.app import ENDPOINTS, App
+from src.core.cli import WORKER_ARGV, load_serving_config, main, worker_app
 
 CONFIG = """
 backends:
@@ -33,7 +34,13 @@ def test_a_worker_builds_its_app_from_the_command_line_it_was_given(
     path.write_text(CONFIG)
     monkeypatch.setenv(WORKER_ARGV, json.dumps(["--config", str(path), "--port", "8123", "--workers", "2"]))
     app = worker_app()
-    assert [route.path for route in app.routes][:1] == ["/v1/chat/completions"]  # type: ignore[attr-defined]
+    assert isinstance(app, App)
+    assert (app.config.port, list(app.config.backends), app.config.proxy_keys()) == (
+        8123,
+        ["local"],
+        {"alice": "worker-test-key-1"},
+    )
+    assert ENDPOINTS[0].path == "/v1/chat/completions"
     assert load_serving_config(["--config", str(path), "--workers", "3"]).port == 8000
 
 

@@ -45,7 +45,7 @@ def shared_proxy_fixture(proxy_pool: dict[str, RunningProxy]) -> Callable[[Confi
 
     def get(config: Config) -> RunningProxy:
         assert config.failover.cooldown == 0, "a shared proxy must not remember failures"
-        assert all(len(b.keys()) < 2 for b in config.backends.values()), "a shared proxy must not rotate keys"
+        assert all(len(b.upstream_keys()) < 2 for b in config.backends.values()), "a shared proxy must not rotate keys"
         fingerprint = json.dumps(config.model_dump(), sort_keys=True, default=_plain)
         if fingerprint not in proxy_pool:
             proxy_pool[fingerprint] = RunningProxy(config).start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from unittest.mock import ANY
 
 import anthropic
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from src.config import Config
-from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
+from tests.e2e.anthropic_helpers import (
     USER,
     local_config,
     post,

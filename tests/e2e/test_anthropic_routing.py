@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from src.config import Config
-from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
+from tests.e2e.anthropic_helpers import (
     LOCAL_KEY,
     USER,
     make_config,

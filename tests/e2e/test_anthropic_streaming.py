@@ -9,7 +9,7 @@ import anthropic
 import pytest
 
 from src.config import Config
-from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
+from tests.e2e.anthropic_helpers import (
     USER,
     local_config,
     make_config,

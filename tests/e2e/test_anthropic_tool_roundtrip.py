@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from src.config import Config
-from tests.e2e.anthropic_helpers import (  # noqa: F401 - fixtures
+from tests.e2e.anthropic_helpers import (
     local_config,
     sdk,
 )

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,19 +9,14 @@ import openai
 import pytest
 import yaml
 
+from tests.e2e.cli_helpers import ROOT, free_port, serving
+from tests.e2e.cli_helpers import client as _client
 from tests.fakes.upstream import FakeUpstream
 
-ROOT = Path(__file__).resolve().parents[2]
 PROXY_KEY = "sy-cli-proxy-key-0002"
 OPENROUTER_KEY = "sk-or-v1-cli-secret-0002"
 OTHER_KEY = "sk-other-cli-secret-0002"
 MESSAGES = [{"role": "user", "content": "a private prompt"}]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _write_config(path: Path, upstream: FakeUpstream) -> Path:
@@ -43,44 +31,6 @@ def _write_config(path: Path, upstream: FakeUpstream) -> Path:
     return path
 
 
-@contextmanager
-def _serving(args: list[str], env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
-    """Run the CLI until the block ends; yields its URL and, afterwards, its stderr lines."""
-    port = env.get("SWITCHYARD_PORT") or str(_free_port())
-    if "SWITCHYARD_PORT" not in env and "--port" not in args:
-        args = [*args, "--port", port]
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_") and k != "OPENROUTER_API_KEY"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "src.core.cli", *args],
-        cwd=ROOT,
-        env={**base_env, "PYTHONPATH": str(ROOT), **env},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    log: list[str] = []
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            assert process.poll() is None, f"proxy exited: {process.stderr.read() if process.stderr else ''}"
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "proxy did not start"
-            time.sleep(0.05)
-        yield url, log
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=10)
-        log.extend(stderr.splitlines())
-
-
-def _client(url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{url}/v1", api_key=PROXY_KEY, max_retries=0)
-
-
 @pytest.fixture
 def config_file(tmp_path: Path, upstream: FakeUpstream) -> Path:
     return _write_config(tmp_path / "config.yaml", upstream)
@@ -90,7 +40,7 @@ ENV = {"OPENROUTER_API_KEY": OPENROUTER_KEY, "SWITCHYARD_API_KEY": PROXY_KEY}
 
 
 def test_default_backend_flag_routes_plain_models(config_file: Path, upstream: FakeUpstream) -> None:
-    with _serving(["--config", str(config_file), "--default-backend", "other"], ENV) as (url, _):
+    with serving(["--config", str(config_file), "--default-backend", "other"], ENV) as (url, _):
         _client(url).chat.completions.create(model="llama3:8b", messages=MESSAGES)
         assert upstream.last().headers["Authorization"] == f"Bearer {OTHER_KEY}"
         assert upstream.last().body["model"] == "llama3:8b"
@@ -102,7 +52,7 @@ def test_default_backend_flag_routes_plain_models(config_file: Path, upstream: F
 
 def test_force_model_replaces_every_model(config_file: Path, upstream: FakeUpstream) -> None:
     args = ["--config", str(config_file), "--default-backend", "openrouter", "--force-model", "anthropic/claude-3-5-sonnet"]
-    with _serving(args, ENV) as (url, _):
+    with serving(args, ENV) as (url, _):
         for requested in ("gpt-4o", "other:llama3", "anything"):
             _client(url).chat.completions.create(model=requested, messages=MESSAGES)
             assert upstream.last().body["model"] == "anthropic/claude-3-5-sonnet"
@@ -113,12 +63,12 @@ def test_environment_layer_sets_port_backend_and_forced_model(config_file: Path,
     env = {
         **ENV,
         "SWITCHYARD_CONFIG": str(config_file),
-        "SWITCHYARD_PORT": str(_free_port()),
+        "SWITCHYARD_PORT": str(free_port()),
         "SWITCHYARD_HOST": "127.0.0.1",
         "SWITCHYARD_DEFAULT_BACKEND": "other",
         "SWITCHYARD_FORCE_MODEL": "qwen2.5-coder",
     }
-    with _serving([], env) as (url, _):
+    with serving([], env) as (url, _):
         assert url.endswith(env["SWITCHYARD_PORT"])
         _client(url).chat.completions.create(model="gpt-4o", messages=MESSAGES)
         assert upstream.last().body["model"] == "qwen2.5-coder"
@@ -127,13 +77,13 @@ def test_environment_layer_sets_port_backend_and_forced_model(config_file: Path,
 
 def test_cli_flag_beats_environment(config_file: Path, upstream: FakeUpstream) -> None:
     env = {**ENV, "SWITCHYARD_DEFAULT_BACKEND": "openrouter"}
-    with _serving(["--config", str(config_file), "--default-backend", "other"], env) as (url, _):
+    with serving(["--config", str(config_file), "--default-backend", "other"], env) as (url, _):
         _client(url).chat.completions.create(model="plain", messages=MESSAGES)
         assert upstream.last().headers["Authorization"] == f"Bearer {OTHER_KEY}"
 
 
 def test_logs_hold_no_keys_and_no_bodies_even_at_debug(config_file: Path, upstream: FakeUpstream) -> None:
-    with _serving(["--config", str(config_file), "--log-level", "debug"], ENV) as (url, log):
+    with serving(["--config", str(config_file), "--log-level", "debug"], ENV) as (url, log):
         client = _client(url)
         client.chat.completions.create(model="x/ok", messages=MESSAGES)
         with pytest.raises(openai.AuthenticationError):
@@ -149,7 +99,7 @@ def test_logs_hold_no_keys_and_no_bodies_even_at_debug(config_file: Path, upstre
 
 
 def test_shipped_config_starts(upstream: FakeUpstream) -> None:
-    with _serving(["--config", str(ROOT / "config.yaml")], ENV) as (url, _):
+    with serving(["--config", str(ROOT / "config.yaml")], ENV) as (url, _):
         assert httpx.get(f"{url}/health").json()["status"] == "ok"
         response = httpx.get(f"{url}/v1/models")
         assert response.status_code == 401

@@ -11,8 +11,7 @@ import openai
 import pytest
 from pydantic import ValidationError
 
-from src.config import Config
-from src.config import ConfigError
+from src.config import Config, ConfigError
 from src.config.loading import load_config
 from tests.fakes.proxy import PROXY_KEY, RunningProxy, config_for
 from tests.fakes.upstream import FakeUpstream

@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from src.config import Config
-from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
+from tests.e2e.failover_helpers import (
     MESSAGES,
     ask,
     backend,

@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from src.config import Config
+from src.config.loading import load_config
 from src.core.runtime import router_for
 from src.routing.plan import Route
-from src.config.loading import load_config
-from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
+from tests.e2e.failover_helpers import (
     REASONING,
     header,
     reasoning_of,

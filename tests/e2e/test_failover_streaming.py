@@ -14,8 +14,8 @@ from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     MESSAGES,
     backend,
     make_config,
-    raw_post,
     proxy_pool,
+    raw_post,
     sdk,
     shared_proxy_fixture,
 )

@@ -15,8 +15,8 @@ from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     fail,
     hybrid_backends,
     make_config,
-    reasoning_of,
     proxy_pool,
+    reasoning_of,
     sdk,
     shared_proxy_fixture,
 )

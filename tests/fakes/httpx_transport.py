@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from src.wire.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from src.transports.base import UpstreamRequest
+from src.wire.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 
 
 class HttpxTransport:

@@ -10,10 +10,11 @@ from typing import Any
 
 import uvicorn
 
-from src.core.app import create_app
 from src.config import Config
-from src.transports.http1 import Http1Transport
+from src.core.app import create_app
+from src.core.server import server_config
 from src.transports.base import Transport
+from src.transports.http1 import Http1Transport
 
 
 class RunningProxy:
@@ -23,7 +24,7 @@ class RunningProxy:
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
         app = create_app(config, transport_factory)
-        self._server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+        self._server = uvicorn.Server(server_config(app, config, lifespan="on"))  # as the CLI serves it
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
     @property

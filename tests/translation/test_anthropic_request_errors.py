@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from src.wire.errors import InvalidRequest
 from src.translation.anthropic_request import messages_to_chat
+from src.wire.errors import InvalidRequest
 
 
 def body_with(**fields: object) -> dict:

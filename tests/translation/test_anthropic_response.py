@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from src.wire.errors import UpstreamStatusError
 from src.translation.anthropic_request import messages_to_chat
 from src.translation.anthropic_response import chat_to_message
 from src.translation.tool_names import ToolNames
+from src.wire.errors import UpstreamStatusError
 
 MODEL = "claude-sonnet-4-5"
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from src.wire.errors import InvalidRequest
 from src.translation.token_estimate import estimate_input_tokens, estimate_text_tokens
+from src.wire.errors import InvalidRequest
 from tests.translation.image_helpers import b64, png
 
 # Exact o200k_base counts of these samples, taken offline with the bpe-openai package.

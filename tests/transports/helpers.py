@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -157,10 +157,8 @@ async def fetch(transport, url: str, **overrides) -> bytes:
 
 
 async def wait_for_release(release: asyncio.Event) -> None:
-    try:
+    with suppress(TimeoutError):
         await asyncio.wait_for(release.wait(), GUARD)
-    except TimeoutError:
-        pass
 
 
 def first_chunk_then_hold(release: asyncio.Event) -> Handler:

@@ -8,9 +8,9 @@ import zlib
 
 import pytest
 
-from src.wire.errors import UpstreamUnreachable
 from src.transports.connection import HIGH_WATER
 from src.transports.http1 import Http1Transport
+from src.wire.errors import UpstreamUnreachable
 from tests.transports.helpers import (
     BACKEND,
     GUARD,

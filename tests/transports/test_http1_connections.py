@@ -8,8 +8,8 @@ import socket
 import pytest
 from aiohttp import web
 
-from src.wire.errors import UpstreamTimeout, UpstreamUnreachable
 from src.transports.http1 import Http1Transport
+from src.wire.errors import UpstreamTimeout, UpstreamUnreachable
 from tests.transports.helpers import (
     BACKEND,
     GUARD,

@@ -11,10 +11,10 @@ import gc
 
 import pytest
 
-from src.wire.errors import UpstreamUnreachable
 from src.transports import http1
 from src.transports.connection import HIGH_WATER
 from src.transports.http1 import Http1Transport
+from src.wire.errors import UpstreamUnreachable
 from tests.transports.helpers import (
     BACKEND,
     GUARD,

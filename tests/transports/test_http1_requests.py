@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from src.wire.errors import UpstreamUnreachable
 from src.transports.http1 import Http1Transport
+from src.wire.errors import UpstreamUnreachable
 from tests.transports.helpers import BACKEND, fetch, ok, scripted
 
 pytestmark = pytest.mark.anyio

@@ -11,8 +11,9 @@ from starlette.datastructures import Headers
 from src.backends.openai import OpenAIBackend
 from src.backends.openrouter import OpenRouterBackend
 from src.config import Identity, OpenAIBackendConfig, OpenRouterBackendConfig
-from src.wire.errors import UpstreamStatusError, UpstreamTimeout, UpstreamUnreachable
 from src.transports.http1 import Http1Transport
+from src.wire.errors import UpstreamStatusError, UpstreamTimeout, UpstreamUnreachable
+from tests.backends.calls import send
 from tests.transports.helpers import (
     BACKEND,
     GUARD,
@@ -103,7 +104,7 @@ async def test_redirect_is_not_followed_and_backend_reports_502() -> None:
             config = OpenAIBackendConfig(type="openai", base_url=f"{base}/v1")
             backend = OpenAIBackend("redir", config, transport, Identity())
             with pytest.raises(UpstreamStatusError) as info:
-                await backend.chat(b"{}", Headers({}))
+                await send(backend, b'{"model":"m"}')
     finally:
         await transport.aclose()
     assert info.value.status == 502
@@ -237,7 +238,7 @@ async def test_utf8_client_headers_reach_the_upstream_as_the_client_sent_them() 
         async with raw_server(record) as base:
             config = OpenRouterBackendConfig(type="openrouter", base_url=f"{base}/v1", api_key="sk-or-1")
             backend = OpenRouterBackend("or", config, transport, Identity())
-            response = await asyncio.wait_for(backend.chat(b"{}", client), GUARD)
+            response = await asyncio.wait_for(send(backend, b'{"model":"m"}', client), GUARD)
             assert await asyncio.wait_for(response.read(), GUARD) == b"{}"
     finally:
         await transport.aclose()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from src.wire.errors import UpstreamUnreachable
 from src.transports.http1 import Http1Transport
+from src.wire.errors import UpstreamUnreachable
 from tests.transports.helpers import BACKEND, GUARD, fetch, ok, raw_server, scripted
 
 pytestmark = pytest.mark.anyio

@@ -1,7 +1,7 @@
-"""Http1Transport: what a connection must not be trusted with, and what it must let go of.
+"""Http1Transport: what a connection must not be trusted with.
 
-Bytes nobody asked for, heads too large to be real, a request still being written, a reset
-that only looks like the end of a body, and connections left idle or released after close.
+Bytes nobody asked for, heads too large to be real, a request still being written, and a reset
+that only looks like the end of a body (connections let go of: test_http1_letting_go.py).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import struct
 
 import pytest
 
-from src.wire.errors import UpstreamTimeout, UpstreamUnreachable
-from src.transports import http1
 from src.transports.connection import MAX_HEAD
 from src.transports.http1 import Http1Transport
+from src.wire.errors import UpstreamTimeout, UpstreamUnreachable
 from tests.transports.helpers import (
     BACKEND,
     GUARD,
@@ -266,40 +265,3 @@ async def test_a_stalled_upload_is_dropped_at_once_not_flushed(
         timed_out.set()
         total = await asyncio.wait_for(received, GUARD)
     assert total < BIG  # a graceful close would have flushed the whole body into a dead request
-
-
-# --- letting go --------------------------------------------------------------------------------
-
-
-def served_until_closed(closed: asyncio.Event):
-    """A server that answers every request, and sets `closed` once the client closes the connection."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await read_request(reader) is not None:
-            writer.write(ok(b"fine"))
-            await writer.drain()
-        closed.set()
-
-    return handle
-
-
-async def test_connections_left_idle_after_traffic_stops_are_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http1, "IDLE_LIMIT", 0.1)
-    closed = asyncio.Event()
-    transport = Http1Transport()
-    try:
-        async with raw_server(served_until_closed(closed)) as url:
-            assert await fetch(transport, f"{url}/") == b"fine"
-            await asyncio.wait_for(closed.wait(), GUARD)  # no request, no aclose(): only the sweep
-    finally:
-        await transport.aclose()
-
-
-async def test_a_connection_released_after_aclose_is_closed_not_pooled() -> None:
-    closed = asyncio.Event()
-    transport = Http1Transport()
-    async with raw_server(served_until_closed(closed)) as url:
-        response = await asyncio.wait_for(transport.send(request(f"{url}/")), GUARD)
-        await transport.aclose()
-        assert await asyncio.wait_for(response.read(), GUARD) == b"fine"
-        await asyncio.wait_for(closed.wait(), GUARD)

@@ -6,8 +6,8 @@ import httpx
 import pytest
 import respx
 
-from src.wire.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from src.transports.base import UpstreamRequest
+from src.wire.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from tests.fakes.httpx_transport import HttpxTransport
 
 URL = "https://upstream.test/v1/chat/completions"

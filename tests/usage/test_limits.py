@@ -30,6 +30,13 @@ def budgets(limits: KeyLimits, **spent: float) -> Budgets:
     return Budgets({"alice": limits}, Spent(**spent))
 
 
+def refusal(b: Budgets, now: float = NOW) -> LimitExceeded:
+    """The refusal of alice's next request: it reports what she has used, requests in flight included."""
+    with pytest.raises(LimitExceeded) as caught:
+        b.admit("alice", now)
+    return caught.value
+
+
 @pytest.mark.parametrize(
     ("limits", "db_spent", "costs", "admitted"),
     [
@@ -64,8 +71,10 @@ def test_admission_one_after_another(
 def test_other_keys_are_not_limited() -> None:
     b = budgets(KeyLimits(budget_usd=0.0, rpm=1), alice=5.0)
     for _ in range(100):
-        b.settle(b.admit("bob", NOW), 1.0)
-    assert b.spent("bob") == 0.0
+        reservation = b.admit("bob", NOW)
+        assert (reservation.estimate, reservation.period) == (0.0, None)  # nothing kept: no cost learnt
+        b.settle(reservation, 1.0)
+    assert refusal(b).spent == 5.0  # alice's own figure, untouched by bob's
 
 
 @pytest.mark.parametrize(
@@ -92,11 +101,11 @@ def test_budget_refusal_says_which_limit_spent_and_reset(period: str, message: s
 
 def test_spend_is_read_once_per_period_from_the_period_start() -> None:
     spent = Spent(alice=0.25)
-    b = Budgets({"alice": KeyLimits(budget_usd=1.0, budget_period="daily")}, spent)
+    b = Budgets({"alice": KeyLimits(budget_usd=0.5, budget_period="daily")}, spent)
     for offset in (0.0, 60.0, 3600.0):
         b.settle(b.admit("alice", NOW + offset), 0.1)
+    assert refusal(b, NOW + 7200).spent == pytest.approx(0.55)  # 0.25 from the database, 0.30 since
     assert spent.calls == [("alice", parse_since("2024-05-01", 0))]
-    assert b.spent("alice") == pytest.approx(0.55)  # 0.25 from the database, 0.30 since
 
 
 def test_new_period_starts_again() -> None:
@@ -110,23 +119,30 @@ def test_new_period_starts_again() -> None:
     tomorrow = NOW + DAY
     reservation = b.admit("alice", tomorrow)
     assert spent.calls[-1] == ("alice", parse_since("2024-05-02", 0))
+    assert reservation.estimate == 0.5  # the largest recent cost
     b.settle(in_flight, 0.7)  # counts for May 1st, not against May 2nd's budget
-    assert b.spent("alice") == pytest.approx(reservation.estimate)
+    extra = b.admit("alice", tomorrow)  # admitted: 0.5 in flight, not 0.5 + 0.7
+    assert extra.estimate == 0.7
+    assert refusal(b, tomorrow).spent == pytest.approx(reservation.estimate + extra.estimate)
     b.settle(reservation, 0.2)
-    assert b.spent("alice") == pytest.approx(0.2)
+    b.settle(extra, None)
+    b.admit("alice", tomorrow)
+    b.admit("alice", tomorrow)  # 0.2 spent and 0.7 in flight: still under 1.0
+    assert refusal(b, tomorrow).spent == pytest.approx(0.2 + 0.7 + 0.7)
 
 
 def test_reservation_estimate_is_the_largest_recent_cost() -> None:
-    b = budgets(KeyLimits(budget_usd=100.0))
+    b = budgets(KeyLimits(budget_usd=1.2))
     assert b.admit("alice", NOW).estimate == 0.0  # nothing known yet: not a guess
     for cost in (0.1, 0.3, None, 0.2):
         b.settle(b.admit("alice", NOW), cost)
     first, second = b.admit("alice", NOW), b.admit("alice", NOW)
     assert (first.estimate, second.estimate) == (0.3, 0.3)
-    assert b.spent("alice") == pytest.approx(0.6 + 0.6)  # settled plus two reservations
+    assert refusal(b).spent == pytest.approx(0.6 + 0.6)  # settled plus two reservations
     b.settle(first, 0.05)
     b.settle(first, 0.05)  # settling twice counts once
-    assert b.spent("alice") == pytest.approx(0.6 + 0.05 + 0.3)
+    b.admit("alice", NOW)  # 0.95 used: one more, estimated at 0.3
+    assert refusal(b).spent == pytest.approx(0.6 + 0.05 + 0.3 + 0.3)
 
 
 def test_rpm_sliding_window() -> None:
@@ -186,8 +202,13 @@ async def test_concurrent_admissions_respect_the_budget(
     results = await asyncio.gather(*(one_request(b, known_cost, log) for _ in range(concurrent)))
     admitted = sum(results)
     assert admitted == expected_admitted
-    total = b.spent("alice")
-    assert total == pytest.approx(db_spent + known_cost * (admitted + probe_admitted))
+    total = db_spent + known_cost * (admitted + probe_admitted)  # what was settled, all requests done
+    try:
+        b.admit("alice", NOW)
+    except LimitExceeded as exc:
+        assert exc.spent == pytest.approx(total)
+    else:
+        assert total < budget
     assert total < budget + known_cost or admitted == 0  # at most one request past the budget
     assert log.count("admitted") == admitted
 
@@ -197,9 +218,9 @@ async def test_unknown_estimate_bounds_overshoot_to_one_request_each() -> None:
     b = budgets(KeyLimits(budget_usd=1.0))
     results = await asyncio.gather(*(one_request(b, 0.2, []) for _ in range(10)))
     assert all(results)
-    assert b.spent("alice") == pytest.approx(2.0)
-    with pytest.raises(LimitExceeded, match=r"\$2.00 spent"):
-        b.admit("alice", NOW)
+    exc = refusal(b)
+    assert exc.spent == pytest.approx(2.0)
+    assert "$2.00 spent" in exc.message
 
 
 @pytest.mark.parametrize(

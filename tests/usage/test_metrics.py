@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import parser
 
-parser = pytest.importorskip("prometheus_client.parser")
-
-from src.usage.metrics import (
-    CONTENT_TYPE,
-    Counter,
-    Gauge,
-    Histogram,
-    ProxyMetrics,
-    Registry,
-)
+from src.usage.metrics import ProxyMetrics
+from src.usage.prometheus import CONTENT_TYPE, Counter, Gauge, Histogram, Registry
 from src.usage.record import OK, Attempt
 from tests.usage.record_helpers import make_record
 
@@ -106,10 +99,12 @@ def test_proxy_metrics() -> None:
                   Attempt("local:llama3", 200, OK, 30.0)),
         route="local:llama3", prompt_tokens=10, completion_tokens=5, reasoning_tokens=2, cached_tokens=0,
         cost_usd=0.25, latency_ms=1500.0, ttft_ms=200.0, stream=True,
-    ))  # fmt: skip
-    metrics.observe(make_record(route="local:llama3", cost_usd=0.25, latency_ms=500.0, frontend="anthropic"))
+    ), "local:llama3")  # fmt: skip
+    metrics.observe(
+        make_record(route="local:llama3", cost_usd=0.25, latency_ms=500.0, frontend="anthropic"), "local:llama3"
+    )
     metrics.observe(make_record(route=None, status=502, frontend="anthropic", cost_usd=None, prompt_tokens=None,
-                                completion_tokens=None, attempts=(Attempt("local:llama3", None, "connect", 1.0),)))  # fmt: skip
+                                completion_tokens=None, attempts=(Attempt("local:llama3", None, "connect", 1.0),)), "none")  # fmt: skip
     metrics.stream_started()
     metrics.stream_started()
     metrics.stream_ended()
@@ -156,7 +151,7 @@ def test_proxy_metrics() -> None:
 
 def test_proxy_metrics_share_nothing() -> None:
     first, second = ProxyMetrics(), ProxyMetrics()
-    first.observe(make_record())
+    first.observe(make_record(), "local:llama3")
     first.stream_started()
     assert "switchyard_requests_total{" not in second.render()
     assert "switchyard_streams_in_flight 0" in second.render()

@@ -1,15 +1,12 @@
-"""The `models` listing: rows from a catalog, filters, table, JSON, and "did you mean"."""
+"""The `models` listing: rows from a catalog, filters, table and JSON ("did you mean": tests/routing)."""
 
 from __future__ import annotations
-
-import time
 
 import orjson
 import pytest
 
 from src.usage.models_listing import (
     ModelRow,
-    did_you_mean,
     filter_rows,
     format_table,
     rows_from_catalog,
@@ -101,51 +98,3 @@ def test_rows_json(rows: list[ModelRow]) -> None:
     }  # fmt: skip
     assert data[1]["free"] is True and len(data) == 2
     assert orjson.loads(rows_json([])) == []
-
-
-IDS = [
-    "openai/gpt-4o", "openai/gpt-4o-mini", "openai/gpt-4o-2024-05-13", "openai/gpt-4", "openai/o1",
-    "anthropic/claude-sonnet-4", "anthropic/claude-sonnet-4.5", "anthropic/claude-3.5-sonnet",
-    "anthropic/claude-opus-4", "google/gemini-2.5-pro", "google/gemini-2.5-flash",
-    "meta-llama/llama-3.1-8b-instruct", "qwen/qwen3-coder:free", "qwen/qwen3-coder", "~anthropic/claude-haiku-latest",
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("model", "expected"),
-    [
-        ("gpt-4o", ["openai/gpt-4o", "openai/gpt-4o-mini", "openai/gpt-4o-2024-05-13"]),
-        ("claude-sonnet-4", ["anthropic/claude-sonnet-4", "anthropic/claude-sonnet-4.5", "anthropic/claude-3.5-sonnet"]),
-        ("GPT-4O", ["openai/gpt-4o", "openai/gpt-4o-mini", "openai/gpt-4o-2024-05-13"]),
-        ("openai/claude-sonnet-4", ["anthropic/claude-sonnet-4", "anthropic/claude-sonnet-4.5",
-                                    "anthropic/claude-3.5-sonnet"]),  # a wrong vendor prefix
-        ("gemini-2.5-pro", ["google/gemini-2.5-pro", "google/gemini-2.5-flash"]),
-        ("qwen3-coder", ["qwen/qwen3-coder", "qwen/qwen3-coder:free"]),
-        ("qwen3-coder:free", ["qwen/qwen3-coder:free", "qwen/qwen3-coder"]),
-        ("claude-3-5-sonnet", ["anthropic/claude-3.5-sonnet"]),  # a typo: by similarity
-        ("gpt4o", ["openai/gpt-4o", "openai/gpt-4"]),
-        ("claude-haiku-latest", ["~anthropic/claude-haiku-latest"]),
-        ("llama-3.1-8b", ["meta-llama/llama-3.1-8b-instruct"]),
-        ("openai/gpt-4o", ["openai/gpt-4o-mini", "openai/gpt-4o-2024-05-13", "openai/gpt-4"]),  # never itself
-        ("something-else-entirely", []),
-        ("", []),
-        ("  ", []),
-    ],
-)  # fmt: skip
-def test_did_you_mean(model: str, expected: list[str]) -> None:
-    assert did_you_mean(model, IDS, limit=len(expected) or 3)[: len(expected)] == expected
-    if not expected:
-        assert did_you_mean(model, IDS) == []
-
-
-def test_did_you_mean_limit_and_duplicates() -> None:
-    assert did_you_mean("gpt-4o", IDS, limit=1) == ["openai/gpt-4o"]
-    assert did_you_mean("gpt-4o", ["openai/gpt-4o", "openai/gpt-4o"]) == ["openai/gpt-4o"]
-    assert did_you_mean("gpt-4o", []) == []
-
-
-def test_did_you_mean_is_fast_on_a_large_catalog() -> None:
-    catalog = [f"vendor{i % 40}/model-{i}-{'abcdefghij'[i % 10] * (i % 13)}-instruct" for i in range(5000)] + IDS
-    started = time.perf_counter()
-    assert did_you_mean("claude-sonnet-4", catalog)[0] == "anthropic/claude-sonnet-4"
-    assert time.perf_counter() - started < 1.0

@@ -1,0 +1,120 @@
+"""How the ASGI app is served: uvicorn on uvloop and httptools, with what uvicorn does not bound.
+
+uvicorn's httptools protocol has no time limit for a request's head or a stalled body and no cap
+on the head's size; llhttp also buffers a header line that arrives in pieces by concatenating
+them, so a huge head costs quadratic time. `GuardedProtocol` adds those bounds: a head must be
+whole within `request_header_timeout` and within MAX_HEAD bytes (431 beyond), and a body that
+sends nothing for `request_body_timeout` is dropped. Past `shutdown_grace`, uvicorn cancels what
+is still running; `src.core.delivery` then ends each open stream with an error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from src.config import Config
+
+MAX_HEAD = 64 * 1024  # bytes of a request line and headers
+_CLOSE = b"connection: close\r\ncontent-type: application/json\r\n"
+
+
+def _refusal(status: bytes, code: str, message: str) -> bytes:
+    body = b'{"error":{"message":"%s","type":"invalid_request_error","param":null,"code":"%s"}}' % (
+        message.encode(),
+        code.encode(),
+    )
+    return b"HTTP/1.1 " + status + b"\r\n" + _CLOSE + b"content-length: %d\r\n\r\n" % len(body) + body
+
+
+HEAD_TOO_LARGE = _refusal(b"431 Request Header Fields Too Large", "request_header_fields_too_large",
+                          f"the request head is larger than {MAX_HEAD // 1024} KiB")  # fmt: skip
+HEAD_TOO_SLOW = _refusal(b"408 Request Timeout", "request_timeout", "the request head did not arrive in time")
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bounded head and a body that may not stall."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        config: Config = self.app.config  # the Switchyard app, which uvicorn loaded
+        self._head_timeout = config.request_header_timeout
+        self._body_timeout = config.request_body_timeout
+        self._in_head = True
+        self._head_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self._head_timeout, HEAD_TOO_SLOW)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._in_head and self.parser is not None and not self.transport.is_closing():
+            self._head_bytes += len(data)  # counted after feeding: a head that ended in this chunk is done
+            if self._head_bytes > MAX_HEAD:
+                self._refuse(HEAD_TOO_LARGE)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._head_bytes = True, 0
+        self._arm(self._head_timeout, HEAD_TOO_SLOW)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._arm(self._body_timeout, None)
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._arm(self._body_timeout, None)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self, seconds: float, answer: bytes | None) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(seconds, self._refuse, answer)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _refuse(self, answer: bytes | None) -> None:
+        """Answers (a head's problem) or just drops (a stalled body, whose request is under way) and closes."""
+        self._disarm()
+        if self.transport.is_closing():
+            return
+        if answer is not None and (self.cycle is None or self.cycle.response_complete):
+            self.transport.write(answer)
+            self.transport.close()
+        else:
+            self.transport.abort()
+
+
+def server_config(app: Any, config: Config, **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for the app, as the CLI and the tests serve it."""
+    return uvicorn.Config(app, **server_options(config), **options)
+
+
+def server_options(config: Config) -> dict[str, Any]:
+    return {
+        "host": config.host,
+        "port": config.port,
+        "http": GuardedProtocol,
+        "log_config": None,
+        "log_level": config.log_level,
+        "access_log": False,
+        "server_header": False,
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": config.shutdown_grace,
+    }

@@ -1,0 +1,79 @@
+"""The usage database's schema: multi-row inserts, the version, WAL mode and migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from src.usage import schema
+from src.usage.store import UsageStore
+from tests.usage.record_helpers import T0, make_record
+from tests.usage.store_helpers import rows
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    "count", [1, schema.ROWS_PER_INSERT, schema.ROWS_PER_INSERT + 1, 3 * schema.ROWS_PER_INSERT + 7]
+)
+def test_a_batch_is_written_in_multi_row_inserts_in_order(tmp_path: Path, count: int) -> None:
+    statements = schema.insert_statements([schema.row_of(make_record(time=T0 + i)) for i in range(count)])
+    assert len(statements) == -(-count // schema.ROWS_PER_INSERT)
+    assert all(len(values) <= 999 for _, values in statements)
+    conn = schema.connect(tmp_path / "u.db")
+    for sql, values in statements:
+        conn.execute(sql, values)
+    conn.close()
+    assert [row["time"] for row in rows(tmp_path / "u.db")] == [T0 + i for i in range(count)]
+
+
+async def test_schema_version_is_written_in_wal_mode(tmp_path: Path) -> None:
+    store = UsageStore(tmp_path / "u.db")
+    await store.start()
+    await store.close()
+    assert rows(tmp_path / "u.db", "PRAGMA user_version")[0][0] == schema.SCHEMA_VERSION == 1
+    assert rows(tmp_path / "u.db", "PRAGMA journal_mode")[0][0] == "wal"
+    indexes = {r[0] for r in rows(tmp_path / "u.db", "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"requests_time", "requests_key_time"} <= indexes
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(schema.SchemaError, match=r"schema version 99 is newer than this Switchyard supports \(1\)"):
+        await UsageStore(path).start()
+    with pytest.raises(schema.SchemaError, match="newer"):
+        UsageStore(path).summary(None, "key")
+    assert rows(path, "PRAGMA user_version")[0][0] == 99
+
+
+async def test_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(schema.SchemaError, match="not a usage database"):
+        await UsageStore(path).start()
+
+
+def test_migrate_steps_once(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "u.db", isolation_level=None)
+    assert schema.migrate(conn) == schema.SCHEMA_VERSION
+    assert schema.migrate(conn) == schema.SCHEMA_VERSION  # nothing left to do, and no error
+    conn.close()
+
+
+def test_failed_migration_leaves_the_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half_done (x)")
+        raise sqlite3.OperationalError("boom")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", (broken,))
+    conn = sqlite3.connect(tmp_path / "u.db", isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="boom"):
+        schema.migrate(conn)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
+    conn.close()
