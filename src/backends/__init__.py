@@ -7,7 +7,7 @@ Every backend the configuration names is built here; so is the hybrid that an in
 from __future__ import annotations
 
 from src.backends.base import Backend
-from src.backends.http import HttpBackend
+from src.backends.http import AnswerLimits, HttpBackend
 from src.backends.hybrid import DEFAULT_REASONING_TIMEOUT, HybridBackend
 from src.backends.openai import OpenAIBackend
 from src.backends.openrouter import OpenRouterBackend
@@ -24,11 +24,12 @@ HTTP_BACKENDS: dict[str, type[HttpBackend]] = {
 def build_backends(config: Config, transport: Transport) -> dict[str, Backend]:
     """Every backend by name. Hybrids get the registry itself, to reach their legs' backends."""
     backends: dict[str, Backend] = {}
+    limits = AnswerLimits(int(config.max_response_mb * 1024 * 1024), int(config.max_event_mb * 1024 * 1024))
     for name, settings in config.backends.items():
         if isinstance(settings, HybridBackendConfig):
             backends[name] = HybridBackend(name, backends, settings.reasoning_timeout)
         else:
-            backends[name] = HTTP_BACKENDS[settings.type](name, settings, transport, config.identity)
+            backends[name] = HTTP_BACKENDS[settings.type](name, settings, transport, config.identity, limits)
     backends.setdefault(INLINE_COMPOSITE, HybridBackend(INLINE_COMPOSITE, backends, DEFAULT_REASONING_TIMEOUT))
     return backends
 

@@ -24,6 +24,8 @@ class Call:
     raw: bytes
     body: dict[str, Any]
     headers: Mapping[str, str]  # the client's, lower-case names
+    upstream_key: str | None = None  # the client's own key for backends that take one (byok)
+    key_fallback: bool = False  # with it, the backend's own keys may follow the client's (byok_fallback)
 
     def body_for(self, route: Route) -> bytes:
         """The body to send on `route`: its model and URI parameters in, all else untouched."""
@@ -34,13 +36,14 @@ class Call:
     def rewritten(self, changes: dict[str, Any]) -> Call:
         """The same request with top-level `changes`, as a new call."""
         raw = rewrite(self.raw, self.body, changes)
-        return Call(raw, {**self.body, **changes}, self.headers)
+        return Call(raw, {**self.body, **changes}, self.headers, self.upstream_key, self.key_fallback)
 
 
 class Backend:
     """A named upstream. Subclasses say how a request reaches it."""
 
     lists_models: ClassVar[bool] = False  # whether `list_models` asks the upstream (the catalog's source)
+    takes_client_keys: ClassVar[bool] = False  # whether a client's own upstream key works here (byok)
 
     def __init__(self, name: str) -> None:
         self.name = name

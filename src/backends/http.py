@@ -6,6 +6,8 @@ Vendors adjust headers and error details in subclasses (`openai`, `openrouter`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, ClassVar
 
 import orjson
@@ -31,15 +33,24 @@ FIXED_HEADERS = {"Content-Type": "application/json", HOP_HEADER: "1"}
 MODELS_TIMEOUT = 30.0  # a model list is small; a backend that takes longer is down, not busy
 
 
+@dataclass(frozen=True)
+class AnswerLimits:
+    max_body: int = 64 * 1024 * 1024  # bytes of an answer read whole, after decoding (max_response_mb)
+    max_event: int = MAX_EVENT  # bytes of one event of a stream (max_event_mb)
+
+
 class HttpBackend(Backend):
     # Client headers forwarded as they are (lower-case names).
     passthrough_headers: ClassVar[tuple[str, ...]] = ()
     lists_models = True
 
-    def __init__(self, name: str, config: Any, transport: Transport, identity: Identity) -> None:
+    def __init__(
+        self, name: str, config: Any, transport: Transport, identity: Identity, limits: AnswerLimits = AnswerLimits()
+    ) -> None:
         super().__init__(name)
         self.config = config
         self._transport = transport
+        self._limits = limits
         self._identity = config.identity.over(identity)
         keys = config.upstream_keys()
         self._authorizations = tuple(f"Bearer {key}" for key in keys)
@@ -50,31 +61,31 @@ class HttpBackend(Backend):
         return len(self._authorizations)
 
     async def chat(self, call: Call, route: Route, key: int | None = None) -> Answer:
-        return await self._post("/chat/completions", call.body_for(route), call.headers, key, CHAT)
+        return await self._post("/chat/completions", call, route, key, CHAT)
 
     async def messages(self, call: Call, route: Route, key: int | None = None) -> Answer:
-        return await self._post("/messages", call.body_for(route), call.headers, key, MESSAGES, ANTHROPIC_HEADERS)
+        return await self._post("/messages", call, route, key, MESSAGES, ANTHROPIC_HEADERS)
 
     def serves_responses(self, model: str) -> bool:
         return bool(self.config.responses == "native")
 
     async def responses(self, call: Call, route: Route, key: int | None = None) -> Answer:
-        return await self._post("/responses", call.body_for(route), call.headers, key, RESPONSES)
+        return await self._post("/responses", call, route, key, RESPONSES)
 
     async def _post(
-        self,
-        path: str,
-        body: bytes,
-        client: Mapping[str, str],
-        key: int | None,
-        protocol: WireProtocol,
-        passthrough: tuple[str, ...] = (),
+        self, path: str, call: Call, route: Route, key: int | None, protocol: WireProtocol, passthrough: tuple[str, ...] = ()
     ) -> Answer:
-        """Raises an UpstreamError unless the upstream accepted the request."""
-        response = await self._transport.send(self._request("POST", path, client, body, key, passthrough=passthrough))
+        """Raises an UpstreamError unless the upstream accepted the request. With a client's own key
+        (byok), key None sends that key; a key number still picks one of the backend's own."""
+        own = call.upstream_key if self.takes_client_keys and call.upstream_key and key is None else None
+        request = self._request("POST", path, call.headers, call.body_for(route), key, passthrough=passthrough)
+        if own is not None:
+            request = replace(request, headers={**request.headers, "Authorization": f"Bearer {own}"})
+        response = await self._transport.send(request)
+        mask = self.mask.with_secrets((own,)) if own else self.mask
         if response.status >= 300:
-            raise self.status_error(response.status, await response.read(), response.headers)
-        return HttpAnswer(response, protocol, self.name, self.in_band_failure, MAX_EVENT)
+            raise self.status_error(response.status, await response.read(), response.headers, mask)
+        return HttpAnswer(response, protocol, self.name, partial(self.in_band_failure, mask=mask), self._limits.max_event)
 
     async def list_models(self) -> list[dict[str, Any]]:
         timeout = min(self.config.timeout, MODELS_TIMEOUT)
@@ -109,6 +120,7 @@ class HttpBackend(Backend):
             body=body,
             timeout=timeout or self.config.timeout,
             connect_timeout=self.config.connect_timeout,
+            max_body=self._limits.max_body,
         )
 
     def headers(
@@ -126,13 +138,16 @@ class HttpBackend(Backend):
             headers["Authorization"] = self._authorizations[turn % len(self._authorizations)]
         return headers
 
-    def status_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamStatusError:
-        """The upstream's error, with its status and its own message."""
-        text = body.decode("utf-8", "replace")
+    def status_error(
+        self, status: int, body: bytes, headers: Mapping[str, str], mask: Redactor | None = None
+    ) -> UpstreamStatusError:
+        """The upstream's error, with its status and its own message, masked (then cut) with `mask`."""
+        mask = mask or self.mask
+        text = mask(body.decode("utf-8", "replace"))
         error = _error_object(text)
         message = error.get("message") if isinstance(error.get("message"), str) else None
         if not message:
-            message = self.mask.clip(text.strip(), MAX_ERROR_TEXT) or _redirect(status, headers) or "no error message"
+            message = mask.clip(text.strip(), MAX_ERROR_TEXT) or _redirect(status, headers) or "no error message"
         detail = self.error_detail(error)
         code, upstream_type, retry_after = error.get("code"), error.get("type"), headers.get("retry-after")
         return UpstreamStatusError(
@@ -144,11 +159,13 @@ class HttpBackend(Backend):
             retry_after=retry_after if retry_after and retry_after.isascii() and len(retry_after) <= 64 else None,
         )
 
-    def in_band_failure(self, error: InBandError, payload: bytes, headers: Mapping[str, str]) -> UpstreamStatusError:
+    def in_band_failure(
+        self, error: InBandError, payload: bytes, headers: Mapping[str, str], mask: Redactor | None = None
+    ) -> UpstreamStatusError:
         """A failure reported inside a 200: the status the in-band rule gave, the vendor's details."""
-        failure = self.status_error(error.status, payload, headers)
+        failure = self.status_error(error.status, payload, headers, mask)
         return failure if failure.message != "no error message" else UpstreamStatusError(
-            self.name, error.status, error.message, upstream_type=error.kind, code=error.code
+            self.name, error.status, (mask or self.mask)(error.message), upstream_type=error.kind, code=error.code
         )
 
     def error_detail(self, error: Mapping[str, Any]) -> str | None:

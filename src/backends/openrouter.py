@@ -9,6 +9,7 @@ from src.backends.http import MAX_ERROR_TEXT, HttpBackend
 
 
 class OpenRouterBackend(HttpBackend):
+    takes_client_keys = True  # a tenant's own OpenRouter key (byok)
     passthrough_headers = ("x-session-id", "x-openrouter-metadata", "x-openrouter-categories")
 
     def headers(

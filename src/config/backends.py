@@ -5,23 +5,67 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from src.config.strict import Strict, key_text
 
 
-class Identity(Strict):
-    """Headers sent upstream. A configured field replaces what the client sent."""
+class HeaderRule(Strict):
+    """How one identity header is sent upstream (the forms of OpenRouter's integration guide): `override`
+    always sends `override_value`; `passthrough` sends the client's header, else `default_value`;
+    `default` always sends `default_value`. A plain string is an override."""
 
-    user_agent: str | None = None
-    referer: str | None = None
-    title: str | None = None
+    mode: Literal["override", "passthrough", "default"] = "override"
+    override_value: str | None = None
+    default_value: str | None = None
 
-    @field_validator("user_agent", "referer", "title")
+    @field_validator("override_value", "default_value")
     @classmethod
     def _header_safe(cls, value: str | None) -> str | None:
         if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
             raise ValueError("must not contain control characters (a header value cannot hold them)")
+        return value
+
+    @model_validator(mode="after")
+    def _has_its_value(self) -> HeaderRule:
+        needed = {"override": "override_value", "default": "default_value"}.get(self.mode)
+        if needed and getattr(self, needed) is None:
+            raise ValueError(f"{needed}: required with mode {self.mode}")
+        return self
+
+
+class Identity(Strict):
+    """Headers sent upstream: `user_agent` (User-Agent), `referer` (HTTP-Referer; `url` is accepted for
+    it) and `title` (X-Title and X-OpenRouter-Title). Each is a string (always sent) or a HeaderRule;
+    unset fields pass the client's own on."""
+
+    user_agent: str | HeaderRule | None = None
+    referer: str | HeaderRule | None = None
+    title: str | HeaderRule | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_is_the_referer(cls, data: object) -> object:
+        if isinstance(data, dict) and "url" in data:
+            if "referer" in data:
+                raise ValueError("url: set referer or url (its other name), not both")
+            data = {**data, "referer": data["url"]}
+            del data["url"]
+        return data
+
+    @field_validator("user_agent", "referer", "title", mode="before")
+    @classmethod
+    def _one_form(cls, value: object) -> object:
+        if isinstance(value, str) and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValueError("must not contain control characters (a header value cannot hold them)")
+        if isinstance(value, dict):
+            try:
+                return HeaderRule.model_validate(value)
+            except ValidationError as exc:  # reported as `<field>.<key>: ...`, not as two failed union branches
+                error = exc.errors()[0]
+                where = ".".join(map(str, error["loc"]))
+                text = "unknown key" if error["type"] == "extra_forbidden" else str(error["msg"]).removeprefix("Value error, ")
+                raise ValueError(f"{where}: {text}" if where else text) from None
         return value
 
     def over(self, fallback: Identity) -> Identity:
@@ -91,8 +135,8 @@ class OpenRouterBackendConfig(_HTTPBackend):
     anthropic_native: bool = Field(True, description="send /v1/messages for anthropic/* models to OpenRouter's /messages")
 
     @model_validator(mode="after")
-    def _needs_key(self) -> OpenRouterBackendConfig:
-        if not self.upstream_keys():
+    def _needs_key(self, info: ValidationInfo) -> OpenRouterBackendConfig:
+        if (info.context or {}).get("keys_required", True) and not self.upstream_keys():
             raise ValueError("api_key: an OpenRouter backend needs a key (set OPENROUTER_API_KEY)")
         return self
 

@@ -20,6 +20,8 @@ class ProxyKey(Strict):
     budget_period: Literal["daily", "monthly", "total"] = "monthly"
     rpm: int | None = Field(None, ge=1, description="requests per minute")
     allowed_models: list[str] | None = None  # regexes a route's `backend:model` must fully match
+    byok: bool = False  # may send its own upstream key (X-Upstream-Api-Key, or openrouter_api_key in the body)
+    byok_fallback: bool = False  # ...and fall back to the proxy's own keys and routes when its key fails
 
     @field_validator("allowed_models")
     @classmethod

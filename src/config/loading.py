@@ -18,8 +18,8 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from pydantic_settings.sources.utils import parse_env_vars
 
 from src.config.backends import BACKEND_TYPES
-from src.config.errors import ConfigError
-from src.config.schema import Config
+from src.config.errors import ConfigError, Problem
+from src.config.schema import DEFAULT_DATABASE, Config
 
 DEFAULT_CONFIG_FILE = Path("config.yaml")
 ENV_KEY_NAME = "default"  # the name SWITCHYARD_API_KEY gets among the proxy keys
@@ -66,41 +66,70 @@ class _MappingEnvSource(EnvSettingsSource):
 
 
 Check = Callable[[Config], "tuple[str, str] | None"]
+IDENTITY_FLAGS = {"identity_user_agent": "user_agent", "identity_referer": "referer", "identity_title": "title"}
 
 
 def load_config(
-    cli: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None, check: Check | None = None
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    check: Check | None = None,
+    keys_required: bool = True,
 ) -> Config:
     """Build the Config from every layer. `cli` holds the flags the user gave (None = not given).
 
-    `check` may refuse a valid Config for a purpose (as serving does), as (key, message).
+    `check` may refuse a valid Config for a purpose (as serving does), as (key, message). Every
+    problem is reported at once, each blamed on the flag, variable or file its key came from.
+    `keys_required=False` accepts an OpenRouter backend without a key (local reports need none).
     """
     cli = {k: v for k, v in (cli or {}).items() if v is not None}
-    env = _read_env(os.environ if environ is None else environ)
-    path = _config_path(cli.get("config"), env.config)
+    env, problems = _read_env(os.environ if environ is None else environ)
+    path = _config_path(cli.get("config"), env.config if env else None)
     where = str(path) if path else "built-in defaults"
     raw = expand_variables(read_yaml(path), environ, where) if path else {}
-    merged, origins = merge_layers(raw, env, cli)
+    merged, origins = merge_layers(raw, env or EnvSettings(), cli)
     try:
-        config = Config.model_validate(merged)
-        problem = check(config) if check else None
+        config = Config.model_validate(_anchored(merged, path), context={"keys_required": keys_required})
+        found = check(config) if check and not problems else None
+        problems += [(_blame(origins, found[0], where), *found)] if found else []
     except ValidationError as exc:
-        problem = describe(exc)
-    if problem:
-        key, message = problem
-        # Blame the layer the top-level key came from: the flag, the variable or the file.
-        raise ConfigError(origins.get(key.partition(".")[0], where), key, message)
+        problems += [(_blame(origins, key, where), key, message) for key, message in describe(exc)]
+    if problems:
+        raise ConfigError.of(problems)
     return config
 
 
-def _read_env(environ: Mapping[str, str]) -> EnvSettings:
+def _blame(origins: Mapping[str, str], key: str, where: str) -> str:
+    """The flag or variable that set `key` (the most specific one that did), else the file."""
+    for prefix in sorted(origins, key=len, reverse=True):
+        if key == prefix or key.startswith(prefix + "."):
+            return origins[prefix]
+    return where
+
+
+def _anchored(merged: dict[str, Any], path: Path | None) -> dict[str, Any]:
+    """A relative usage database lies beside the config file that names it, wherever the proxy is started."""
+    usage = merged.get("usage") if isinstance(merged.get("usage"), dict) else {}
+    database = usage.get("database", DEFAULT_DATABASE) if "usage" in merged else DEFAULT_DATABASE
+    if path is None or not isinstance(database, str) or Path(database).is_absolute() or "://" in database:
+        return merged
+    return {**merged, "usage": {**usage, "database": str(path.resolve().parent / database)}}
+
+
+def _read_env(environ: Mapping[str, str]) -> tuple[EnvSettings | None, list[Problem]]:
     try:
-        return EnvSettings.from_environ(environ)
+        return EnvSettings.from_environ(environ), []
     except ValidationError as exc:
-        error = exc.errors()[0]
-        name = str(error["loc"][0])
-        variable = "OPENROUTER_API_KEY" if name == "openrouter_api_key" else f"SWITCHYARD_{name.upper()}"
-        raise ConfigError("environment", variable, _message(error)) from None
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0])
+            variable = "OPENROUTER_API_KEY" if name == "openrouter_api_key" else f"SWITCHYARD_{name.upper()}"
+            problems.append((variable, name, _message(error)))
+        return None, problems
+
+
+def config_source(from_cli: str | None, environ: Mapping[str, str]) -> Path | None:
+    """The config file the proxy reads: the flag's, else SWITCHYARD_CONFIG's, else ./config.yaml if it exists."""
+    return _config_path(from_cli, Path(environ["SWITCHYARD_CONFIG"]) if environ.get("SWITCHYARD_CONFIG") else None)
 
 
 def _config_path(from_cli: str | None, from_env: Path | None) -> Path | None:
@@ -176,6 +205,7 @@ def merge_layers(
     if env.openrouter_api_key and isinstance(backends, dict) and isinstance(backends.get("openrouter"), dict):
         backends["openrouter"].pop("api_keys", None)
         backends["openrouter"]["api_key"] = env.openrouter_api_key.get_secret_value()
+        origins["backends.openrouter.api_key"] = "OPENROUTER_API_KEY"
     if env.api_key:
         auth = merged.setdefault("auth", {})
         if isinstance(auth, dict):
@@ -184,18 +214,28 @@ def merge_layers(
                 message = f"adds a proxy key named {ENV_KEY_NAME!r}, and auth.api_keys already has one: rename that one"
                 raise ConfigError("SWITCHYARD_API_KEY", "auth.api_keys", message)
             auth["api_keys"] = [*keys, {"name": ENV_KEY_NAME, "key": env.api_key.get_secret_value()}]
+            origins[f"auth.api_keys.{len(keys)}"] = "SWITCHYARD_API_KEY"
     for name in _OVERRIDABLE:
         value = getattr(env, name)
         if value is not None:
             merged[name], origins[name] = value, f"SWITCHYARD_{name.upper()}"
         if name in cli:
             merged[name], origins[name] = cli[name], f"--{name.replace('_', '-')}"
+    for flag, field in IDENTITY_FLAGS.items():
+        identity = merged.setdefault("identity", {}) if flag in cli else None
+        if isinstance(identity, dict):
+            merged["identity"] = {k: v for k, v in identity.items() if not (field == "referer" and k == "url")}
+            merged["identity"][field] = cli[flag]  # a flag is an override
+            origins[f"identity.{field}"] = f"--{flag.replace('_', '-')}"
     return merged, origins
 
 
-def describe(exc: ValidationError) -> tuple[str, str]:
-    """The dotted key and a one-line message for the first validation error."""
-    error = exc.errors()[0]
+def describe(exc: ValidationError) -> list[tuple[str, str]]:
+    """Each validation error as its dotted key and a one-line message."""
+    return [found for error in exc.errors() for found in _described(error)]
+
+
+def _described(error: Any) -> list[tuple[str, str]]:
     loc = [str(part) for part in error["loc"]]
     if len(loc) >= 3 and loc[0] == "backends" and loc[2] in BACKEND_TYPES:
         del loc[2]  # the discriminated union adds the backend type to the location
@@ -206,11 +246,13 @@ def describe(exc: ValidationError) -> tuple[str, str]:
     elif error["type"] == "union_tag_not_found":
         loc.append("type")
         message = f"missing (expected one of: {', '.join(BACKEND_TYPES)})"
-    nested = re.match(r"^([\w.-]+): (.*)$", message)
-    if nested and error["type"] == "value_error":
-        loc.append(nested.group(1))
-        message = nested.group(2)
-    return ".".join(loc), message
+    if error["type"] != "value_error":
+        return [(".".join(loc), message)]
+    found = []
+    for line in message.splitlines():  # a check of the whole configuration may report several problems
+        nested = re.match(r"^([\w.-]+): (.*)$", line)
+        found.append((".".join([*loc, nested.group(1)]), nested.group(2)) if nested else (".".join(loc), line))
+    return found
 
 
 def _message(error: Mapping[str, Any]) -> str:

@@ -22,8 +22,11 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _BACKEND_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+DEFAULT_DATABASE = "./switchyard.db"
+
+
 class UsageConfig(Strict):
-    database: str | None = "./switchyard.db"  # SQLite file; null turns recording off
+    database: str | None = DEFAULT_DATABASE  # SQLite file, beside the config file when relative; null: no recording
 
 
 class MetricsConfig(Strict):
@@ -86,36 +89,41 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
+        problems = []  # every one at once: a user should not fix them one start at a time
         if self.default_backend not in self.backends:
             configured = ", ".join(sorted(self.backends)) or "none"
-            raise ValueError(
+            problems.append(
                 f"default_backend: {self.default_backend!r} is not a configured backend (configured: {configured})"
             )
         for index, rule in enumerate(self.model_aliases):
             problem = check_replacement(rule.compiled, rule.replacement)
             if problem:
-                raise ValueError(f"model_aliases.{index}.replacement: {problem}")
-        self._check_routes()
+                problems.append(f"model_aliases.{index}.replacement: {problem}")
+        problems += self._route_problems()
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def hybrid_backends(self) -> dict[str, HybridBackendConfig]:
         return {n: b for n, b in self.backends.items() if isinstance(b, HybridBackendConfig)}
 
-    def _check_routes(self) -> None:
+    def _route_problems(self) -> list[str]:
         hybrids = self.hybrid_backends()
         plain = [name for name in self.backends if name not in hybrids]
+        problems = []
         for name, hybrid in hybrids.items():
             for field_name in ("reasoning_model", "execution_model"):
                 problem = route_problem(getattr(hybrid, field_name), plain, None)
                 if problem:
-                    raise ValueError(f"backends.{name}.{field_name}: {problem}")
+                    problems.append(f"backends.{name}.{field_name}: {problem}")
         for key, targets in self.failover_routes.items():
             if key != "default" and route_problem(key, plain, hybrids):
-                raise ValueError(f"failover_routes: key {key!r} {_key_problem(key, plain, hybrids)}")
+                problems.append(f"failover_routes: key {key!r} {_key_problem(key, plain, hybrids)}")
             for target in targets:
                 problem = route_problem(target, plain, hybrids)
                 if problem:
-                    raise ValueError(f"failover_routes: in the routes of {key!r}: {problem}")
+                    problems.append(f"failover_routes: in the routes of {key!r}: {problem}")
+        return problems
 
     def proxy_keys(self) -> dict[str, str]:
         """name -> key for every configured proxy key."""

@@ -23,6 +23,7 @@ from src.config import Config
 from src.core import admin
 from src.core.asgi import Receive, Scope, Send
 from src.core.body import read_body
+from src.core.byok import fingerprint, take_own_key
 from src.core.delivery import deliver
 from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
 from src.core.runtime import Runtime
@@ -41,6 +42,7 @@ from src.wire.protocol import WireProtocol
 from src.wire.responses import RESPONSES
 
 log = logging.getLogger("switchyard")
+access = logging.getLogger("switchyard.access")
 SETTLE_WAIT = 5.0  # seconds
 Serve = Callable[[Runtime, Incoming], Awaitable[Reply]]
 
@@ -106,39 +108,46 @@ class App:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.runtime
         assert runtime is not None, "the lifespan starts the runtime before any request"
+        started = time.monotonic()
         meter: Meter | None = None
+        key_name, redact = "-", runtime.redact
         protocol = MESSAGES if scope["path"].startswith("/v1/messages") else CHAT
         try:
             endpoint, tail = endpoint_for(scope)
             protocol = endpoint.protocol
             incoming = take_in(runtime, scope, endpoint, tail)
-            meter = incoming.meter
+            meter, key_name = incoming.meter, incoming.key_name or "-"
             if endpoint.body:
                 incoming.raw = await read_body(receive, incoming.headers, runtime.body_limit)
                 incoming.body = parse_json_object(incoming.raw)
                 if meter is not None:
                     meter.asked_for(incoming.body)
+                    incoming.upstream_key = own = take_own_key(incoming, runtime.accounting)
+                    if own is not None:
+                        redact, meter.upstream_key = redact.with_secrets((own,)), fingerprint(own)
             async with cancelled_on_disconnect(receive) if endpoint.body else contextlib.nullcontext():
                 reply = await endpoint.serve(runtime, incoming)
         except ProxyError as error:
-            reply = error_reply(scope, protocol, error, meter)
+            reply = error_reply(scope, protocol, error.amended(redact(error.message)), meter)
         except ClientDisconnected:
             # Nobody will read an answer; the status only names the case in the record (nginx's 499).
             log.debug("client disconnected: %s %s", scope["method"], scope["path"])
             if meter is not None:
                 meter.failed(ProxyError("the client left", status=CLIENT_LEFT))
+            _accessed(scope, CLIENT_LEFT, {}, started, key_name)
             return
         except Exception:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             reply = error_reply(scope, protocol, InternalError(), meter)
-        await deliver(reply, receive, send, runtime.redact)
+        await deliver(reply, receive, send, redact)
+        _accessed(scope, reply.status if isinstance(reply, BodyReply) else 200, reply.headers, started, key_name)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
         transport = self._transport_factory()
         try:
             self.runtime = runtime = Runtime.build(self.config, transport, self._metrics_dir)
-            await runtime.accounting.store.start()
+            await runtime.accounting.start()
         except BaseException:
             await transport.aclose()
             await send({"type": "lifespan.startup.failed", "message": traceback.format_exc()})
@@ -212,3 +221,11 @@ def error_reply(scope: Scope, protocol: WireProtocol, error: ProxyError, meter: 
     log.log(level, "%s %s -> %d: %s", scope["method"], scope["path"], error.status, error.message)
     return BodyReply(error.status, protocol.error_body(error, error.message), dict(error.headers))
 
+
+
+def _accessed(scope: Scope, status: int, headers: dict[str, str], started: float, key_name: str) -> None:
+    """One line per request, once it is answered (a stream, once it ended): never a body or a key."""
+    if access.isEnabledFor(logging.INFO):
+        route, attempts = headers.get("x-switchyard-route", "-"), headers.get("x-switchyard-attempts", "-")
+        access.info("%s %s %d route=%s attempts=%s %.1fms key=%s", scope["method"], scope["path"], status, route,
+                    attempts, (time.monotonic() - started) * 1000, key_name)  # fmt: skip

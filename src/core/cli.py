@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from src import __version__
-from src.config import LOG_LEVELS, Config, ConfigError, is_loopback, load_config
+from src.config import LOG_LEVELS, Config, ConfigError, config_source, is_loopback, load_config
 from src.core import commands
 from src.core.commands import COMMANDS
 from src.core.log import configure_logging
@@ -23,8 +23,20 @@ from src.wire.redaction import Redactor
 log = logging.getLogger("switchyard")
 
 
+SUBCOMMANDS = """commands:
+  (none)                start the proxy, with the options above
+  usage                 requests, tokens, cost and errors from the usage database (switchyard usage --help)
+  models                the configured backends' models, prices and tool support (switchyard models --help)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="switchyard", description="Switchyard: one local endpoint for every model.")
+    parser = argparse.ArgumentParser(
+        prog="switchyard",
+        description="Switchyard: one local endpoint for every model.",
+        usage="switchyard [usage | models] [options]",
+        epilog=SUBCOMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", metavar="PATH", help="config file (default: ./config.yaml if it exists; env SWITCHYARD_CONFIG)")
     parser.add_argument("--host", metavar="H", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", metavar="N", type=int, help="port to listen on (default 8000)")
@@ -34,8 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="accept requests without a proxy key (loopback hosts only)")
     parser.add_argument("--log-level", metavar="LEVEL", type=str.lower, choices=LOG_LEVELS,
                         help="one of: " + ", ".join(LOG_LEVELS))
+    parser.add_argument("--identity-user-agent", metavar="TEXT", help="the User-Agent sent upstream (identity.user_agent)")
+    parser.add_argument("--identity-referer", metavar="URL", help="the HTTP-Referer sent upstream (identity.referer)")
+    parser.add_argument("--identity-title", metavar="TEXT", help="the X-Title sent upstream (identity.title)")
     parser.add_argument("--workers", metavar="N", type=int, default=1,
-                        help="worker processes (default 1); each has its own connection pool and rate-limit counters")
+                        help="worker processes (default 1), which share limits, cooldowns and /metrics")
     parser.add_argument("--version", action="version", version=f"switchyard {__version__}")
     return parser
 
@@ -80,21 +95,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_serving_config(argv)
     except ConfigError as exc:
-        print(f"switchyard: config error: {exc}", file=sys.stderr)
+        report(exc)
         return 2
     configure_logging(config.log_level, Redactor(config.secrets()))
-    workers = build_parser().parse_args(argv).workers
-    serve(config, workers, argv)
+    args = build_parser().parse_args(argv)
+    source = config_source(args.config, os.environ)
+    serve(config, args.workers, argv, str(source) if source else "built-in defaults")
     return 0
 
 
-def serve(config: Config, workers: int = 1, argv: Sequence[str] = ()) -> None:
+def report(exc: ConfigError) -> None:
+    for line in str(exc).splitlines():
+        print(f"switchyard: config error: {line}", file=sys.stderr)
+
+
+def banner(config: Config, workers: int, source: str) -> str:
+    """What an operator needs to know first: where it listens, and what it was started with."""
+    keys = len(config.proxy_keys())
+    auth = "off (--disable-auth)" if config.disable_auth else f"{keys} proxy key{'s' if keys != 1 else ''}"
+    backends = ", ".join(f"{name} ({b.type}{', default' if name == config.default_backend else ''})"
+                         for name, b in config.backends.items())  # fmt: skip
+    return (
+        f"Switchyard {__version__} on http://{config.host}:{config.port} | config: {source} | "
+        f"usage database: {config.usage.database or 'off'} | backends: {backends} | auth: {auth} | "
+        f"forced model: {config.force_model or 'none'} | workers: {workers}"
+    )
+
+
+def serve(config: Config, workers: int = 1, argv: Sequence[str] = (), source: str = "built-in defaults") -> None:
     import uvicorn
 
     from src.core.app import create_app
 
-    log.info("Switchyard %s on http://%s:%d, backends: %s (default %s), %d worker(s)", __version__, config.host,
-             config.port, ", ".join(config.backends), config.default_backend, workers)
+    log.info("%s", banner(config, workers, source))
     options = server_options(config)
     if workers == 1:
         uvicorn.run(create_app(config), **options)

@@ -29,10 +29,11 @@ def run(argv: Sequence[str]) -> int:
     command, rest = argv[0], list(argv[1:])
     parser = _usage_parser() if command == "usage" else _models_parser()
     args = parser.parse_args(rest)
-    try:
-        config = load_config({"config": args.config} if args.config else {}, os.environ)
+    try:  # local work: the usage database, or model lists (OpenRouter's is public) need no upstream key
+        config = load_config({"config": args.config} if args.config else {}, os.environ, keys_required=False)
     except ConfigError as exc:
-        print(f"switchyard: config error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"switchyard: config error: {line}", file=sys.stderr)
         return 2
     return _usage(args, config) if command == "usage" else asyncio.run(_models(args, config))
 

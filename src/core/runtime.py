@@ -61,9 +61,9 @@ class Runtime:
 
     def health(self) -> dict[str, Any]:
         """Each configured backend's state and its keys' by position; never the keys themselves."""
-        backends = self.gateway.backends
+        backends, dispatcher = self.gateway.backends, self.gateway.dispatcher
         counts = {name: backends[name].key_count for name in self.config.backends}
-        return {"status": "ok", "backends": self.gateway.dispatcher.cooldowns.state(counts)}
+        return {"status": "ok", "backends": dispatcher.health.report(dispatcher.cooldowns.state(counts))}
 
 
 def router_for(config: Config) -> Router:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+MAX_COOLING = 10_000  # routes (or keys) cooling at once; a client's made-up models cannot grow it further
 
 
 class Cooldowns:
@@ -22,12 +23,19 @@ class Cooldowns:
         self._keys: dict[tuple[str, int], float] = {}  # (backend, key position) -> end
 
     def cool_route(self, route: str) -> None:
-        if self._seconds:
-            self._routes[route] = self._clock() + self._seconds
+        self._cool(self._routes, route)
 
     def cool_key(self, backend: str, key: int) -> None:
-        if self._seconds:
-            self._keys[(backend, key)] = self._clock() + self._seconds
+        self._cool(self._keys, (backend, key))
+
+    def _cool(self, table: dict[Any, float], item: Any) -> None:
+        if not self._seconds:
+            return
+        now = self._clock()
+        table.pop(item, None)
+        table[item] = now + self._seconds  # every entry cools as long: the table stays in order of its end
+        while table and (len(table) > MAX_COOLING or next(iter(table.values())) <= now):
+            del table[next(iter(table))]
 
     def route_ready(self, route: str) -> bool:
         return self._ready(self._routes, route)

@@ -20,6 +20,7 @@ from src.backends.base import Backend, Call
 from src.config import FailoverConfig
 from src.failover.cooldown import Cooldowns
 from src.failover.decision import KEY_FAULTS, Action, History, classify, decide, moves_on
+from src.failover.health import BackendHealth
 from src.failover.held import first_event, read_whole
 from src.routing.plan import Route
 from src.wire.errors import DeadlineExceeded, ProxyError, UpstreamError, UpstreamProtocolError
@@ -41,6 +42,8 @@ class Attempt:
 
 class Outbound(Protocol):
     """One client request, as any route of its plan will receive it."""
+
+    call: Call
 
     async def send(self, route: Route, key: int | None) -> Answer: ...
 
@@ -90,6 +93,7 @@ class Dispatcher:
         self.backends = backends
         self._policy = policy
         self.cooldowns = cooldowns
+        self.health = BackendHealth(policy.cooldown)
         self._mask = mask  # failure texts are cut for logs and messages: masked before they are cut
         self._sleep = sleep
         self._clock = clock
@@ -100,7 +104,7 @@ class Dispatcher:
         routes = self.cooldowns.order_routes(plan)
         attempts: list[Attempt] = []
         for position, route in enumerate(routes):
-            keys = self._keys(route)
+            keys = self._keys(route, outbound.call)
             key_index, retries, waited = 0, 0, False
             while True:
                 key = keys[key_index]
@@ -130,6 +134,8 @@ class Dispatcher:
                         route, _key_label(key), failure.status, text, decision.reason,
                         decision.action.value, f" {following}" if decision.action is Action.NEXT_ROUTE else "",
                     )  # fmt: skip
+                    if moves_on(failure):
+                        self.health.failed(route.backend, f"status_{failure.status}" if failure.kind == "status" else failure.kind)
                     if decision.action in (Action.GIVE_UP, Action.NEXT_ROUTE) and moves_on(failure):
                         self.cooldowns.cool_route(str(route))
                     if decision.action is Action.GIVE_UP:
@@ -143,16 +149,20 @@ class Dispatcher:
                     await self._sleep(decision.wait)
                     continue
                 attempts.append(Attempt(str(route), key, answer.status, "ok", self._clock() - began))
+                self.health.succeeded(route.backend)
                 return Served(answer, route, tuple(attempts))
         raise AssertionError("a plan always has a route")  # pragma: no cover - decide gives up on the last
 
-    def _keys(self, route: Route) -> list[int | None]:
+    def _keys(self, route: Route, call: Call) -> list[int | None]:
+        """The keys to try on `route`, in order; None is the backend's next in turn, or the client's own (byok)."""
         backend = self.backends.get(route.backend)
-        if backend is None or backend.key_count < 2:
+        own = bool(call.upstream_key) and backend is not None and backend.takes_client_keys
+        if backend is None or (own and not call.key_fallback) or (not own and backend.key_count < 2):
             return [None]
         start = backend.next_key_turn()
         order = [(start + i) % backend.key_count for i in range(backend.key_count)]
-        return list(self.cooldowns.order_keys(route.backend, order))
+        keys: list[int | None] = list(self.cooldowns.order_keys(route.backend, order))
+        return [None, *keys] if own else keys
 
     async def _attempt(self, route: Route, key: int | None, outbound: Outbound, stream: bool, started: float) -> Answer:
         remaining = self._policy.deadline - (self._clock() - started)

@@ -8,7 +8,7 @@ every other route gets it translated to chat completions, and its answer transla
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -20,7 +20,7 @@ from src.frontends.anthropic_stream import translated
 from src.frontends.gateway import Gateway
 from src.frontends.incoming import Incoming
 from src.frontends.reply import BodyReply, Reply, json_reply
-from src.frontends.serving import admit, dispatch, stream_reply
+from src.frontends.serving import admit, call_of, dispatch, stream_reply
 from src.routing.plan import Route
 from src.translation.anthropic_request import messages_to_chat
 from src.translation.anthropic_response import chat_to_message
@@ -52,7 +52,7 @@ class MessagesOutbound:
         Tool names are rewritten the same way in both, so `names` serves either answer."""
         if keep_cache_control not in self._chats:
             chat_body, self.names = messages_to_chat(self.call.body, keep_cache_control=keep_cache_control)
-            self._chats[keep_cache_control] = Call(dumps(chat_body), chat_body, self.call.headers)
+            self._chats[keep_cache_control] = replace(self.call, raw=dumps(chat_body), body=chat_body)
         return self._chats[keep_cache_control]
 
     async def send(self, route: Route, key: int | None) -> Answer:
@@ -70,8 +70,8 @@ def _keeps_cache_control(route: Route) -> bool:
 async def messages(gateway: Gateway, incoming: Incoming) -> Reply:
     body, meter = incoming.body, incoming.metered
     _check(body)
-    plan = admit(gateway, incoming)
-    outbound = MessagesOutbound(Call(incoming.raw, body, incoming.headers), gateway.backends, plan[0])
+    plan = await admit(gateway, incoming)
+    outbound = MessagesOutbound(call_of(gateway, incoming), gateway.backends, plan[0])
     served = await dispatch(gateway, incoming, plan, outbound)
     answer, headers = served.answer, served.headers()
     if answer.protocol is MESSAGES:  # served natively: passed on as it came

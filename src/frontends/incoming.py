@@ -20,6 +20,7 @@ class Incoming:
     raw: bytes = b""
     body: dict[str, Any] = field(default_factory=dict)
     meter: Meter | None = None  # on the endpoints whose requests are recorded
+    upstream_key: str | None = None  # the client's own upstream key (byok), never logged or recorded
 
     @property
     def metered(self) -> Meter:

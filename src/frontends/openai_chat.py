@@ -7,19 +7,18 @@ from __future__ import annotations
 
 from functools import partial
 
-from src.backends.base import Call
 from src.failover.dispatcher import ChatOutbound
 from src.frontends.gateway import Gateway
 from src.frontends.incoming import Incoming
 from src.frontends.reply import BodyReply, Reply
-from src.frontends.serving import admit, dispatch, forwarded, stream_reply
+from src.frontends.serving import admit, call_of, dispatch, forwarded, stream_reply
 from src.wire.openai_chat import CHAT
 
 
 async def completions(gateway: Gateway, incoming: Incoming) -> Reply:
     meter = incoming.metered
-    plan = admit(gateway, incoming)
-    call = Call(incoming.raw, incoming.body, incoming.headers)
+    plan = await admit(gateway, incoming)
+    call = call_of(gateway, incoming)
     served = await dispatch(gateway, incoming, plan, ChatOutbound(call, gateway.backends))
     answer = served.answer
     headers = {**forwarded(answer.headers), **served.headers()}

@@ -12,12 +12,11 @@ from typing import Any
 
 import orjson
 
-from src.backends.base import Call
 from src.frontends.gateway import Gateway
 from src.frontends.incoming import Incoming
 from src.frontends.reply import BodyReply, Reply, json_reply
 from src.frontends.responses_flow import CompactionStream, ResponsesOutbound, compaction_item, translated
-from src.frontends.serving import admit, dispatch, stream_reply
+from src.frontends.serving import admit, call_of, dispatch, stream_reply
 from src.translation.reasoning_carrier import family
 from src.translation.responses_output import ECHOED, Shape, chat_to_response
 from src.translation.responses_stream import ResponsesStream
@@ -43,8 +42,8 @@ async def compact(gateway: Gateway, incoming: Incoming) -> Reply:
 
 async def _serve(gateway: Gateway, incoming: Incoming, compacting: bool, compact_endpoint: bool) -> Reply:
     body, meter = incoming.body, incoming.metered
-    plan = admit(gateway, incoming)
-    outbound = ResponsesOutbound(Call(incoming.raw, body, incoming.headers), gateway.backends, gateway.responses,
+    plan = await admit(gateway, incoming)
+    outbound = ResponsesOutbound(call_of(gateway, incoming), gateway.backends, gateway.responses,
                                  plan[0], compacting)  # fmt: skip
     served = await dispatch(gateway, incoming, plan, outbound)
     answer, headers = served.answer, served.headers()

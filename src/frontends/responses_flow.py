@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from src.backends.answer import Answer
@@ -65,7 +65,7 @@ class ResponsesOutbound:
                 for name in ("tools", "tool_choice", "parallel_tool_calls", "response_format"):
                     chat.pop(name, None)
                 chat["messages"] = [*chat["messages"], {"role": "user", "content": COMPACT_PROMPT}]
-            self._translations[key] = Translation(Call(dumps(chat), chat, self.call.headers), names, history)
+            self._translations[key] = Translation(replace(self.call, raw=dumps(chat), body=chat), names, history)
         return self._translations[key]
 
     def _previous(self) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
 
 from src.backends.answer import Answer
+from src.backends.base import Backend, Call
 from src.backends.catalog import ModelCatalog
 from src.failover.dispatcher import Failed, Outbound, Served
 from src.frontends.gateway import Gateway
@@ -16,19 +17,41 @@ from src.frontends.reply import StreamReply
 from src.routing.plan import Route
 from src.routing.suggestions import did_you_mean, is_unknown_model
 from src.usage.meter import Meter
-from src.wire.errors import ProxyError, UpstreamStatusError
+from src.wire.errors import InvalidRequest, ProxyError, UpstreamStatusError
 from src.wire.protocol import WireProtocol
 from src.wire.sse import Event
 
 Step = Callable[[AsyncIterator[list[Event]]], AsyncIterator[list[Event]]]
 
 
-def admit(gateway: Gateway, incoming: Incoming) -> tuple[Route, ...]:
+def call_of(gateway: Gateway, incoming: Incoming) -> Call:
+    fallback = bool(incoming.upstream_key) and gateway.accounting.byok_fallback(incoming.key_name)
+    return Call(incoming.raw, incoming.body, incoming.headers, incoming.upstream_key, fallback)
+
+
+async def admit(gateway: Gateway, incoming: Incoming) -> tuple[Route, ...]:
     """The routes the request may take; its key's budget and rate are checked and a place reserved."""
     plan = gateway.router.plan(incoming.body.get("model"))
     plan = gateway.accounting.allowed_routes(incoming.key_name, plan)
-    incoming.metered.reservation = gateway.accounting.admit(incoming.key_name)
+    if incoming.upstream_key and not gateway.accounting.byok_fallback(incoming.key_name):
+        plan = own_key_routes(plan, gateway.backends)
+    reservation = await gateway.accounting.admit(incoming.key_name, plan[0], len(incoming.raw), incoming.body)
+    incoming.metered.reservation = reservation
     return plan
+
+
+def own_key_routes(plan: tuple[Route, ...], backends: Mapping[str, Backend]) -> tuple[Route, ...]:
+    """The routes a client's own upstream key can serve: nothing may fall back to the proxy's keys."""
+    def takes(route: Route) -> bool:
+        return all(backends[leg.backend].takes_client_keys for leg in route.legs or (route,))
+
+    kept = tuple(route for route in plan if takes(route))
+    if not kept:
+        raise InvalidRequest(
+            f"{plan[0]}: none of this model's routes takes your own upstream key (an OpenRouter backend does); "
+            "the proxy's own keys need byok_fallback on your proxy key", param="model", code="byok_route",
+        )  # fmt: skip
+    return kept
 
 
 async def dispatch(gateway: Gateway, incoming: Incoming, plan: tuple[Route, ...], outbound: Outbound) -> Served:

@@ -158,7 +158,7 @@ def _tools(tools: object, tool_choice: object, names: ToolNames, chat: dict) -> 
         if not isinstance(name, str) or not name:
             fail("a tool choice of type 'tool' needs a `name`", "tool_choice.name")
         choice: object = {"type": "function", "function": {"name": names.upstream(name)}}
-    elif kind in _TOOL_CHOICES:
+    elif isinstance(kind, str) and kind in _TOOL_CHOICES:
         choice = _TOOL_CHOICES[kind]
     else:
         fail("must be 'auto', 'any', 'tool' or 'none'", "tool_choice.type")

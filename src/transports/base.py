@@ -1,7 +1,8 @@
 """The upstream transport: one method, a request in and a response out.
 
 Implementations translate every exception of their HTTP library into
-UpstreamUnreachable or UpstreamTimeout, here and nowhere else.
+UpstreamUnreachable or UpstreamTimeout (UpstreamProtocolError for an answer they will not
+pass on: too large, or in a coding they cannot decode), here and nowhere else.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class UpstreamRequest:
     body: bytes | None = None
     timeout: float = 600.0  # longest wait for the next bytes from upstream
     connect_timeout: float = 10.0
+    max_body: int = 64 * 1024 * 1024  # bytes a whole read may return, after decoding (max_response_mb)
 
 
 class UpstreamResponse(Protocol):
@@ -27,10 +29,10 @@ class UpstreamResponse(Protocol):
     headers: Mapping[str, str]  # looked up by lower-case name
 
     async def read(self) -> bytes:
-        """The whole body; releases the connection."""
+        """The whole body, decoded; releases the connection. Past the request's max_body, UpstreamProtocolError."""
 
     def iter_chunks(self) -> AsyncIterator[bytes]:
-        """Body bytes as they arrive, without waiting to fill a buffer."""
+        """Body bytes as they arrive, decoded, without waiting to fill a buffer; not capped in total."""
 
     async def aclose(self) -> None:
         """Release the connection; abort it if the body was not read to the end."""

@@ -7,6 +7,7 @@ halfway through a change.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -16,10 +17,12 @@ from src.backends.catalog import ModelCatalog
 from src.config import Config, ProxyKey
 from src.routing.plan import Route
 from src.routing.selectors import INLINE_COMPOSITE
-from src.usage.limits import Budgets, KeyLimits, LimitExceeded, Reservation
+from src.usage.estimate import estimate_cost
+from src.usage.limits import RECENT, Budgets, KeyLimits, LimitExceeded, Reservation
 from src.usage.metrics import ProxyMetrics, RouteLabels
 from src.usage.pricing import cost_usd
 from src.usage.record import Tokens, UsageRecord
+from src.usage.since import period_start
 from src.usage.store import UsageStore
 from src.wire.errors import LimitReached, PermissionDenied
 
@@ -42,7 +45,25 @@ class Accounting:
             for key in config.auth.api_keys
             if key.budget_usd is not None or key.rpm is not None
         }
-        self._budgets = Budgets(limits, self.store.spent)
+        self._budgets = Budgets(limits)
+
+    async def start(self) -> None:
+        """Opens the usage store, and loads each budgeted key's spend in its period and its recent costs."""
+        await self.store.start()
+        now = time.time()
+        for key_name, limits in self._budgets.budgeted().items():
+            since = period_start(limits.budget_period, now)
+            spent, recent = await asyncio.to_thread(self.store.key_history, key_name, since, RECENT)
+            self._budgets.load(key_name, since, spent, recent)
+
+    def byok(self, key_name: str) -> bool:
+        """Whether the key may send its own upstream key."""
+        key = self._keys.get(key_name)
+        return key is not None and key.byok
+
+    def byok_fallback(self, key_name: str) -> bool:
+        key = self._keys.get(key_name)
+        return key is not None and key.byok_fallback
 
     def is_admin(self, key_name: str) -> bool:
         if self._open:
@@ -50,11 +71,16 @@ class Accounting:
         key = self._keys.get(key_name)
         return key is not None and key.admin
 
-    def admit(self, key_name: str) -> Reservation:
-        """Reserve a place for one request of `key_name`; a 429 when it is over its budget or rpm."""
+    async def admit(self, key_name: str, first: Route, body_bytes: int, body: Mapping[str, Any]) -> Reservation:
+        """Reserve a place for one request of `key_name`, to be served on `first` (then perhaps others);
+        a 429 when the key is over its budget or rpm."""
+        estimate = 0.0
+        if self._budgets.has_budget(key_name):  # only then is the price worth a look-up
+            answerer = first.answerer
+            estimate = estimate_cost(body_bytes, body, await self._pricing(answerer.backend, answerer.model))
         now = time.time()
         try:
-            return self._budgets.admit(key_name, now)
+            return self._budgets.admit(key_name, now, estimate)
         except LimitExceeded as exc:
             retry = exc.retry_after(now)
             code = "insufficient_quota" if exc.limit == "budget" else "rate_limit_exceeded"

@@ -2,23 +2,26 @@
 
 Spend counts requests in flight. Each admitted request reserves an estimate of its cost until
 it is settled with the actual cost, and a key is admitted only while its settled spend plus
-its reservations are below the budget. The estimate is the largest cost among the key's last
-`RECENT` settled requests (0 before any is known): an estimate that is at least as large as
-the request keeps a burst of concurrent requests from overshooting the budget by more than
-one request in all, and whatever the estimate, each admitted request adds at most its own
-cost past the budget (admission requires spend below it). A key with no cost history is
-not throttled to one request at a time: the estimate is 0, never a guess.
+its reservations are below the budget. The estimate is the larger of the key's most costly
+request among its last RECENT ones and what the request itself may cost (its size and
+`max_tokens` at the catalog's prices: `src.usage.estimate`).
 
-The database gives each key's spend once per budget period (the first admission in it); from
-then on the tally is kept here, so records not yet flushed to the database are counted.
-Everything runs on one event loop: admit() and settle() never await, so no lock is needed.
+The overshoot bound: when every request costs at most its estimate, a key's spend ends at
+most one estimate past its budget, however many requests arrive at once (the last one
+admitted was admitted below the budget, and every one before it is reserved). A request
+that costs more than its estimate adds at most that difference besides.
+
+The spend of each key's budget period and its recent costs are loaded from the usage database
+at start (`load`), before the first request: a restart forgets nothing. From then on the tally
+is kept here, so records not yet flushed to the database are counted. Everything runs on one
+event loop: admit() and settle() never await, so no lock is needed.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from src.usage.pricing import format_usd
@@ -77,7 +80,6 @@ class Reservation:
 @dataclass(slots=True)
 class _KeyState:
     period: float | None = None
-    loaded: bool = False  # whether `spent` holds the database's figure for `period`
     spent: float = 0.0  # settled spend in the period
     reserved: float = 0.0  # estimates of the requests in flight
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
@@ -85,15 +87,29 @@ class _KeyState:
 
 
 class Budgets:
-    """Admission by per-key budget and rpm. `spent(key_name, since)` reads the database's spend."""
+    """Admission by per-key budget and rpm."""
 
-    def __init__(self, limits: Mapping[str, KeyLimits], spent: Callable[[str, float | None], float]) -> None:
+    def __init__(self, limits: Mapping[str, KeyLimits]) -> None:
         self._limits = dict(limits)
-        self._spent = spent
         self._keys: dict[str, _KeyState] = {}
 
-    def admit(self, key_name: str, now: float) -> Reservation:
-        """Admit one request of `key_name` at unix time `now`, or raise LimitExceeded."""
+    def budgeted(self) -> dict[str, KeyLimits]:
+        """The keys with a budget, whose spend and recent costs `load` takes at start."""
+        return {name: limits for name, limits in self._limits.items() if limits.budget_usd is not None}
+
+    def load(self, key_name: str, period: float | None, spent: float, recent: Iterable[float]) -> None:
+        """A key's spend since `period` (the start of its budget period then) and its latest costs, oldest first."""
+        state = self._keys.setdefault(key_name, _KeyState())
+        state.period, state.spent = period, spent
+        state.recent.extend(recent)
+
+    def has_budget(self, key_name: str) -> bool:
+        limits = self._limits.get(key_name)
+        return limits is not None and limits.budget_usd is not None
+
+    def admit(self, key_name: str, now: float, estimate: float = 0.0) -> Reservation:
+        """Admit one request of `key_name` at unix time `now`, or raise LimitExceeded. `estimate` is
+        what the request itself may cost (0 when unknown)."""
         limits = self._limits.get(key_name)
         if limits is None or (limits.budget_usd is None and limits.rpm is None):
             return Reservation(key_name, 0.0, None)
@@ -103,9 +119,9 @@ class Budgets:
         if limits.rpm is not None:
             self._check_rpm(key_name, limits.rpm, state, now)
             state.admissions.append(now)
-        estimate = max(state.recent, default=0.0) if limits.budget_usd is not None else 0.0
-        state.reserved += estimate
-        return Reservation(key_name, estimate, state.period)
+        reserved = max(max(state.recent, default=0.0), estimate) if limits.budget_usd is not None else 0.0
+        state.reserved += reserved
+        return Reservation(key_name, reserved, state.period)
 
     def settle(self, reservation: Reservation, actual_cost: float | None) -> None:
         """Release `reservation` and count the request's cost (None, unknown, counts as 0). Idempotent."""
@@ -124,10 +140,9 @@ class Budgets:
     def _check_budget(self, key_name: str, limits: KeyLimits, state: _KeyState, now: float) -> None:
         assert limits.budget_usd is not None
         start = period_start(limits.budget_period, now)
-        if not state.loaded or start != state.period:
-            state.spent = float(self._spent(key_name, start))
-            state.reserved = 0.0  # requests in flight from an earlier period count there, not here
-            state.period, state.loaded = start, True
+        if start != state.period:  # a new period: nothing is spent in it yet
+            state.spent = state.reserved = 0.0  # requests in flight from the earlier one count there
+            state.period = start
         used = state.spent + state.reserved
         if used < limits.budget_usd:
             return

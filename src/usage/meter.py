@@ -48,6 +48,7 @@ class Meter:
     first_token: float | None = None
     ended: float | None = None
     recorded: bool = False
+    upstream_key: str | None = None  # the fingerprint of the client's own key, when it sent one
 
     def asked_for(self, body: Mapping[str, Any]) -> None:
         model = body.get("model")
@@ -102,8 +103,10 @@ class Meter:
             ended = True
             if not complete and self.status < 400:
                 self.status = 502  # the client got an error event in its place
+                self._broke(502)
         except UpstreamError as exc:
             self.status, ended = exc.status, True
+            self._broke(exc.status)
             raise
         finally:
             if not ended and self.status < 400:
@@ -119,8 +122,13 @@ class Meter:
             error = protocol.in_band_error(event.payload)
             if error is not None:
                 self.status = error.status
+                self._broke(error.status)
                 return True
         return protocol.is_last(event)
+
+    def _broke(self, status: int) -> None:
+        """An upstream failure after the stream began: no attempt records it, so it is counted here."""
+        self.accounting.metrics.broke_midstream((self.route or "none").partition(":")[0], status)
 
     def _write(self, cost: float | None, tokens: Tokens | None = None) -> None:
         if self.recorded:
@@ -144,6 +152,7 @@ class Meter:
             latency_ms=((self.ended or time.monotonic()) - self.started) * 1000,
             ttft_ms=None if self.first_token is None else (self.first_token - self.started) * 1000,
             stream=self.stream,
+            upstream_key=self.upstream_key,
         )
         self.accounting.record(record, self.reservation)
 

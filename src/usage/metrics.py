@@ -97,6 +97,10 @@ class ProxyMetrics:
             if following is not None and following.route != attempt.route:  # a retry is no failover
                 self.failovers.add_at((attempt.outcome,), 1)
 
+    def broke_midstream(self, backend: str, status: int) -> None:
+        """A stream that failed after it began: its attempt had succeeded, so only this counts it."""
+        self.upstream_errors.add_at((backend, f"midstream_{status}"), 1)
+
     def stream_started(self) -> None:
         self.streams_in_flight.inc()
 

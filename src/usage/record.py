@@ -38,7 +38,7 @@ class UsageRecord:
     time: float  # unix seconds at which the request started
     key_name: str
     user_agent: str | None
-    frontend: str  # "openai" or "anthropic"
+    frontend: str  # "openai", "anthropic" or "responses"
     requested_model: str
     status: int  # the HTTP status the client got
     attempts: tuple[Attempt, ...] = ()
@@ -51,6 +51,7 @@ class UsageRecord:
     latency_ms: float = 0.0
     ttft_ms: float | None = None  # time to first token, streams only
     stream: bool = False
+    upstream_key: str | None = None  # the fingerprint of a client's own upstream key (byok), never the key
 
     @property
     def backend(self) -> str | None:

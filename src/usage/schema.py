@@ -53,13 +53,17 @@ def _v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX requests_key_time ON requests (key_name, time)")
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1,)
+def _v2(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE requests ADD COLUMN upstream_key TEXT")  # a byok key's fingerprint
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
     "time", "key_name", "user_agent", "frontend", "requested_model", "route", "backend", "model",
     "status", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens",
-    "cost_usd", "latency_ms", "ttft_ms", "stream", "attempts",
+    "cost_usd", "latency_ms", "ttft_ms", "stream", "attempts", "upstream_key",
 )  # fmt: skip
 ROWS_PER_INSERT = 999 // len(COLUMNS)  # 999: SQLite's limit on a statement's parameters before 3.32
 _ROW = f"({', '.join('?' * len(COLUMNS))})"
@@ -132,5 +136,5 @@ def row_of(rec: UsageRecord) -> tuple[object, ...]:
         rec.time, rec.key_name, rec.user_agent, rec.frontend, rec.requested_model, rec.route,
         rec.backend, rec.model, rec.status, rec.prompt_tokens, rec.completion_tokens,
         rec.reasoning_tokens, rec.cached_tokens, rec.cost_usd, rec.latency_ms, rec.ttft_ms,
-        int(rec.stream), orjson.dumps(attempts).decode(),
+        int(rec.stream), orjson.dumps(attempts).decode(), rec.upstream_key,
     )  # fmt: skip

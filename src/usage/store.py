@@ -232,14 +232,19 @@ class UsageStore:
             "rows": [{"group": row[0], **dict(zip(FIELDS, row[1:], strict=True))} for row in rows],
         }
 
-    def spent(self, key_name: str, since: float | None) -> float:
-        """The known cost, in USD, of `key_name`'s requests since `since` (None: ever)."""
+    def key_history(self, key_name: str, since: float | None, recent: int) -> tuple[float, list[float]]:
+        """`key_name`'s known spend in USD since `since` (None: ever), and its last `recent` known costs, oldest first."""
         conn = self._reader()
         if conn is None:
-            return 0.0
+            return 0.0, []
         where, params = _where(since, key_name)
         with closing(conn):
-            return float(conn.execute(f"SELECT TOTAL(cost_usd) FROM requests {where}", params).fetchone()[0])
+            spent = float(conn.execute(f"SELECT TOTAL(cost_usd) FROM requests {where}", params).fetchone()[0])
+            rows = conn.execute(
+                "SELECT cost_usd FROM requests WHERE key_name = ? AND cost_usd IS NOT NULL ORDER BY time DESC LIMIT ?",
+                (key_name, recent),
+            ).fetchall()
+        return spent, [row[0] for row in reversed(rows)]
 
     def _reader(self) -> sqlite3.Connection | None:
         """A connection for one read; None when there is nothing to read yet (disabled, or no file)."""

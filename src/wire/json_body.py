@@ -49,13 +49,16 @@ def _stdlib_loads(raw: bytes) -> Any:
     return _StdlibBody(body) if isinstance(body, dict) else body
 
 
-def rewrite(raw: bytes, body: dict[str, Any], changes: dict[str, Any]) -> bytes:
-    """`body` with top-level `changes`, every other field kept exactly as the client sent it."""
-    if not changes:
+def rewrite(raw: bytes, body: dict[str, Any], changes: dict[str, Any], removed: tuple[str, ...] = ()) -> bytes:
+    """`body` with top-level `changes` (and without the `removed` fields), every other field kept
+    exactly as the client sent it."""
+    if not changes and not removed:
         return raw
     if not isinstance(body, _StdlibBody) and _may_hold_wide_integer(raw):
         body = _stdlib_loads(raw)  # orjson may have rounded an integer; only rewritten bodies need this
-    routed = {**body, **changes}
+    routed = {key: value for key, value in {**body, **changes}.items() if key not in removed}
+    if isinstance(body, _StdlibBody):
+        routed = _StdlibBody(routed)
     if isinstance(body, _StdlibBody):
         return _stdlib_dumps(routed)
     return dumps(routed)

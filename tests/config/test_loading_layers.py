@@ -189,7 +189,10 @@ def test_merge_layers_reports_origins_and_leaves_the_file_alone() -> None:
     assert merged["log_level"] == "debug"
     assert merged["backends"]["openrouter"] == {"type": "openrouter", "api_key": OR_ENV_KEY}
     assert merged["auth"]["api_keys"] == [{"name": "alice", "key": PROXY_FILE_KEY}, {"name": "default", "key": PROXY_ENV_KEY}]
-    assert origins == {"host": "SWITCHYARD_HOST", "port": "--port", "force_model": "SWITCHYARD_FORCE_MODEL", "log_level": "--log-level"}
+    assert origins == {
+        "host": "SWITCHYARD_HOST", "port": "--port", "force_model": "SWITCHYARD_FORCE_MODEL", "log_level": "--log-level",
+        "backends.openrouter.api_key": "OPENROUTER_API_KEY", "auth.api_keys.1": "SWITCHYARD_API_KEY",
+    }  # fmt: skip
     # the file layer is not modified
     assert file["host"] == "10.0.0.1" and file["port"] == 1
     assert file["backends"]["openrouter"] == {"type": "openrouter", "api_keys": ["sk-or-x"]}

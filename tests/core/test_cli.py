@@ -16,7 +16,7 @@ import yaml
 
 from src import __version__
 from src.config import Config
-from src.core.cli import build_parser, serving_problem
+from src.core.cli import build_parser, main, serving_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 PROXY_KEY = "sy-cli-test-proxy-secret-0003"
@@ -41,6 +41,7 @@ def test_parser_leaves_every_option_unset_by_default() -> None:
     assert args == {
         "config": None, "host": None, "port": None, "default_backend": None,
         "force_model": None, "disable_auth": None, "log_level": None, "workers": 1,
+        "identity_user_agent": None, "identity_referer": None, "identity_title": None,
     }
 
 
@@ -264,3 +265,22 @@ def test_good_config_starts_and_serves_health(tmp_path: Path) -> None:
     assert "config error" not in stderr
     assert f"Switchyard {__version__} on http://127.0.0.1:{port}" in stderr
     assert LOCAL_KEY not in stderr
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = capsys.readouterr().out
+    assert "usage     " not in text.splitlines()[0]
+    for command in ("usage ", "models "):
+        assert any(line.strip().startswith(command) for line in text.splitlines()), command
+
+
+def test_every_config_problem_is_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("backends: {local: {type: openai, base_url: 'http://127.0.0.1:9/v1'}}\n"
+                    "default_backend: local\nport: nope\nlog_level: loud\nidentity: {titel: x}\n")  # fmt: skip
+    assert main(["--config", str(path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert sorted(line.removeprefix(f"switchyard: config error: {path}: ").split(":")[0] for line in lines) == [
+        "identity.titel", "log_level", "port"]  # fmt: skip

@@ -59,6 +59,25 @@ def test_force_model_replaces_every_model(config_file: Path, upstream: FakeUpstr
             assert upstream.last().headers["Authorization"] == f"Bearer {OPENROUTER_KEY}"
 
 
+def test_force_model_keeps_the_clients_uri_parameters(config_file: Path, upstream: FakeUpstream) -> None:
+    args = ["--config", str(config_file), "--default-backend", "openrouter", "--force-model", "anthropic/claude-3-5-sonnet"]
+    with serving(args, ENV) as (url, _):
+        model = "openrouter:anthropic/claude-3-5-sonnet?temperature=0.7&top_p=0.9"
+        _client(url).chat.completions.create(model=model, messages=MESSAGES)
+        body = upstream.last().body
+        assert (body["model"], body["temperature"], body["top_p"]) == ("anthropic/claude-3-5-sonnet", 0.7, 0.9)
+
+
+def test_the_banner_names_what_the_proxy_was_started_with(config_file: Path, upstream: FakeUpstream) -> None:
+    with serving(["--config", str(config_file), "--force-model", "x/forced"], ENV) as (_, log):
+        pass
+    [line] = [line for line in log if "Switchyard 0.1.0 on http://127.0.0.1:" in line]
+    for part in (f"config: {config_file}", f"usage database: {config_file.parent / 'switchyard.db'}",
+                 "backends: openrouter (openrouter, default), other (openai)", "auth: 1 proxy key",
+                 "forced model: x/forced", "workers: 1"):  # fmt: skip
+        assert part in line
+
+
 def test_environment_layer_sets_port_backend_and_forced_model(config_file: Path, upstream: FakeUpstream) -> None:
     env = {
         **ENV,
@@ -93,6 +112,13 @@ def test_logs_hold_no_keys_and_no_bodies_even_at_debug(config_file: Path, upstre
 
     text = "\n".join(log)
     assert "Switchyard 0.1.0 on http://127.0.0.1:" in text
+    access = [line.split("switchyard.access: ")[1] for line in log if "switchyard.access: " in line]
+    access = [line for line in access if not line.startswith("GET /health ")]  # the start-up probes'
+    assert len(access) == 3  # one line per request
+    assert access[0].startswith("POST /v1/chat/completions 200 route=openrouter:x/ok attempts=1 ")
+    assert access[0].endswith("ms key=default")
+    assert access[1].startswith("POST /v1/chat/completions 401 route=openrouter:x/echo-key-401 attempts=1 ")
+    assert access[2].startswith("GET /v1/models 401 route=- attempts=- ") and access[2].endswith("key=-")
     assert "Incorrect API key provided: [redacted]" in text
     for secret in (PROXY_KEY, OPENROUTER_KEY, OTHER_KEY, "a private prompt"):
         assert secret not in text

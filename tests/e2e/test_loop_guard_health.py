@@ -108,7 +108,7 @@ def _health_config(url: str) -> Config:
     return make_config(backends, failover_routes={"b:m2": ["a:m1"]}, failover={"cooldown": 30})
 
 
-def test_health_needs_no_key_and_starts_all_ok(scripted: ScriptedUpstream, start_proxy: StartProxy) -> None:
+def test_health_needs_no_key_and_starts_all_unknown(scripted: ScriptedUpstream, start_proxy: StartProxy) -> None:
     proxy = start_proxy(_health_config(scripted.base_url))
 
     response = httpx.get(f"{proxy.url}/health", verify=False)
@@ -117,7 +117,8 @@ def test_health_needs_no_key_and_starts_all_ok(scripted: ScriptedUpstream, start
     report = response.json()
     assert report["status"] == "ok"
     states = {name: b["state"] for name, b in report["backends"].items()}
-    assert states == {"a": "ok", "b": "ok", "c": "ok", "h": "ok"}
+    assert states == {"a": "unknown", "b": "unknown", "c": "unknown", "h": "unknown"}  # never contacted yet
+    assert all(b["last_failure"] is None for b in report["backends"].values())
     assert report["backends"]["a"]["keys"] == [{"key": 0, "state": "ok"}, {"key": 1, "state": "ok"}]
     assert report["backends"]["h"]["keys"] == []
 
@@ -143,11 +144,13 @@ def test_health_reports_cooling_keys_and_routes_by_position_only(
     assert [(k["key"], k["state"]) for k in backends["a"]["keys"]] == [(0, "cooling"), (1, "ok")]
     assert 0 < backends["a"]["keys"][0]["seconds_left"] <= 30
     assert backends["b"]["state"] == "degraded"
+    assert backends["b"]["last_failure"]["kind"] == "status_500"
+    assert backends["b"]["last_failure"]["at"].endswith("Z")
     assert list(backends["b"]["cooling_routes"]) == ["b:m2"]
     assert backends["b"]["cooling_routes"]["b:m2"]["state"] == "cooling"
     assert backends["c"]["state"] == "down"
     assert [k["state"] for k in backends["c"]["keys"]] == ["cooling", "cooling"]
-    assert backends["h"]["state"] == "ok"
+    assert backends["h"]["state"] == "unknown"
     assert not any(key in response.text for key in (A1, A2, B, C1, C2))
     assert "sk-" not in response.text
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from src.failover.cooldown import Cooldowns
+from src.failover.cooldown import MAX_COOLING, Cooldowns
 from src.routing.plan import Route
 
 
@@ -231,3 +231,15 @@ def test_ordering_many_keys_asks_each_key_once(clock: Clock, monkeypatch: pytest
     assert ordered == [k for k in keys if k % 7] + keys[::7]
     assert counting.asked.total() == len(keys)
     assert set(counting.asked.values()) == {1}
+
+
+def test_what_cools_is_bounded_and_expired_entries_go_first(clock: Clock) -> None:
+    cooldowns = Cooldowns(30, clock)
+    for i in range(MAX_COOLING + 500):  # a client's made-up models, each failing once
+        cooldowns.cool_route(f"openrouter:made-up-{i}")
+    assert len(cooldowns._routes) == MAX_COOLING
+    assert cooldowns.route_ready("openrouter:made-up-0")  # the oldest made room
+    assert not cooldowns.route_ready(f"openrouter:made-up-{MAX_COOLING + 499}")
+    clock.now += 31
+    cooldowns.cool_route("openrouter:fresh")
+    assert list(cooldowns._routes) == ["openrouter:fresh"]  # the expired ones left as it was added

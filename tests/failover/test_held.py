@@ -125,13 +125,13 @@ async def test_in_band_error_keeps_the_answers_retry_after(backend, read: str) -
     assert caught.value.retry_after == "2"
 
 
-async def test_error_event_text_is_kept_for_egress_to_mask(backend) -> None:
-    """Redaction is the egress step's (core/delivery); the error keeps what the upstream said."""
+async def test_an_error_event_quoting_the_key_is_masked_where_it_enters(backend) -> None:
+    """The backend masks the keys it sent, so that the failover log never holds them."""
     event = b"data: " + orjson.dumps({"error": {"code": 401, "message": f"bad key {KEY}"}}) + b"\n\n"
     with pytest.raises(UpstreamStatusError) as caught:
         await first_event(answer_of(FakeResponse([event]), backend))
     assert caught.value.status == 401
-    assert caught.value.message == f"local: bad key {KEY}"
+    assert caught.value.message == "local: bad key [redacted]"
 
 
 async def test_error_after_content_is_not_first_event_business(backend) -> None:

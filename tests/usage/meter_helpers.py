@@ -18,6 +18,10 @@ from src.wire.sse import Event, EventSplitter, joined
 class FakeMetrics:
     def __init__(self) -> None:
         self.in_flight = 0
+        self.broken: list[tuple[str, int]] = []  # streams that failed after they began
+
+    def broke_midstream(self, backend: str, status: int) -> None:
+        self.broken.append((backend, status))
 
     def stream_started(self) -> None:
         self.in_flight += 1

@@ -7,27 +7,18 @@ import asyncio
 import pytest
 
 from src.usage.limits import Budgets, KeyLimits, LimitExceeded
-from src.usage.since import parse_since
+from src.usage.since import parse_since, period_start
 
 pytestmark = pytest.mark.anyio
 NOW = parse_since("2024-05-01T12:00:00Z", 0)
 DAY = 86400.0
 
 
-class Spent:
-    """The store's `spent` callback: a fixed figure per key, and a log of the calls."""
-
-    def __init__(self, **spent: float) -> None:
-        self.spent = spent
-        self.calls: list[tuple[str, float | None]] = []
-
-    def __call__(self, key_name: str, since: float | None) -> float:
-        self.calls.append((key_name, since))
-        return self.spent.get(key_name, 0.0)
-
-
-def budgets(limits: KeyLimits, **spent: float) -> Budgets:
-    return Budgets({"alice": limits}, Spent(**spent))
+def budgets(limits: KeyLimits, alice: float = 0.0, recent: tuple[float, ...] = ()) -> Budgets:
+    """alice's budgets as the proxy starts them: her spend in her period and her recent costs, from the database."""
+    b = Budgets({"alice": limits})
+    b.load("alice", period_start(limits.budget_period, NOW), alice, recent)
+    return b
 
 
 def refusal(b: Budgets, now: float = NOW) -> LimitExceeded:
@@ -99,26 +90,28 @@ def test_budget_refusal_says_which_limit_spent_and_reset(period: str, message: s
     assert exc.retry_after(NOW) == (None if expected_reset is None else int(expected_reset - NOW))
 
 
-def test_spend_is_read_once_per_period_from_the_period_start() -> None:
-    spent = Spent(alice=0.25)
-    b = Budgets({"alice": KeyLimits(budget_usd=0.5, budget_period="daily")}, spent)
+def test_loaded_spend_counts_then_the_tally_is_kept_here() -> None:
+    b = budgets(KeyLimits(budget_usd=0.5, budget_period="daily"), alice=0.25)
     for offset in (0.0, 60.0, 3600.0):
         b.settle(b.admit("alice", NOW + offset), 0.1)
     assert refusal(b, NOW + 7200).spent == pytest.approx(0.55)  # 0.25 from the database, 0.30 since
-    assert spent.calls == [("alice", parse_since("2024-05-01", 0))]
 
 
-def test_new_period_starts_again() -> None:
-    spent = Spent(alice=0.9)
-    b = Budgets({"alice": KeyLimits(budget_usd=1.0, budget_period="daily")}, spent)
+def test_loaded_recent_costs_are_the_first_estimate() -> None:
+    b = budgets(KeyLimits(budget_usd=1.0), recent=(0.02, 0.07, 0.03))
+    assert b.admit("alice", NOW).estimate == 0.07  # a restart forgets nothing
+    assert b.admit("alice", NOW, estimate=0.2).estimate == 0.2  # the request's own, when larger
+
+
+def test_a_new_period_starts_from_nothing_spent() -> None:
+    b = budgets(KeyLimits(budget_usd=1.0, budget_period="daily"), alice=0.9)
     in_flight = b.admit("alice", NOW)  # admitted on May 1st, settled on May 2nd
     b.settle(b.admit("alice", NOW), 0.5)
     with pytest.raises(LimitExceeded):
         b.admit("alice", NOW)
-    spent.spent["alice"] = 0.0
     tomorrow = NOW + DAY
     reservation = b.admit("alice", tomorrow)
-    assert spent.calls[-1] == ("alice", parse_since("2024-05-02", 0))
+    assert reservation.period == parse_since("2024-05-02", 0)
     assert reservation.estimate == 0.5  # the largest recent cost
     b.settle(in_flight, 0.7)  # counts for May 1st, not against May 2nd's budget
     extra = b.admit("alice", tomorrow)  # admitted: 0.5 in flight, not 0.5 + 0.7
@@ -169,7 +162,7 @@ def test_refused_requests_do_not_use_the_rate() -> None:
     for _ in range(5):
         with pytest.raises(LimitExceeded, match="budget"):
             b.admit("alice", NOW)
-    b.settle(Budgets({}, Spent()).admit("alice", NOW), None)  # a foreign reservation is harmless
+    b.settle(Budgets({}).admit("alice", NOW), None)  # a foreign reservation is harmless
 
 
 async def one_request(b: Budgets, cost: float, log: list[str]) -> bool:
@@ -214,13 +207,32 @@ async def test_concurrent_admissions_respect_the_budget(
 
 
 async def test_unknown_estimate_bounds_overshoot_to_one_request_each() -> None:
-    # Before any cost is known the estimate is 0: a first burst is admitted, each adding at most itself.
+    # With no cost known and no estimate of its own (no price), each request adds at most itself.
     b = budgets(KeyLimits(budget_usd=1.0))
     results = await asyncio.gather(*(one_request(b, 0.2, []) for _ in range(10)))
     assert all(results)
     exc = refusal(b)
     assert exc.spent == pytest.approx(2.0)
     assert "$2.00 spent" in exc.message
+
+
+@pytest.mark.parametrize("spent", [0.0, 0.52])
+async def test_a_burst_with_estimates_overshoots_by_at_most_one_estimate(spent: float) -> None:
+    b = budgets(KeyLimits(budget_usd=1.0), alice=spent)
+    estimate, cost = 0.012, 0.01  # each request's own estimate bounds its cost
+
+    async def request() -> bool:
+        try:
+            reservation = b.admit("alice", NOW, estimate)
+        except LimitExceeded:
+            return False
+        await asyncio.sleep(0.01)
+        b.settle(reservation, cost)
+        return True
+
+    admitted = sum(await asyncio.gather(*(request() for _ in range(200))))
+    assert spent + admitted * cost <= 1.0 + estimate
+    assert admitted == int((1.0 - spent) // estimate) + 1  # admitted while below the budget
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,7 @@ async def test_a_stream_without_its_last_event_is_a_502(
     books = FakeAccounting()
     await observed(meter(books), Source(chunks), protocol)
     assert books.records[0][0].status == status
+    assert books.metrics.broken == ([] if status == 200 else [("none", status)])  # each failure counted once
 
 
 @pytest.mark.parametrize(
@@ -100,6 +101,7 @@ async def test_a_broken_upstream_stream_is_recorded_with_its_error_status(error:
     await m.finish()
     assert books.records[0][0].status == error.status
     assert source.closed and books.metrics.in_flight == 0
+    assert books.metrics.broken == [("none", error.status)]  # counted as an upstream error (no route tried here)
 
 
 async def test_a_stream_closed_by_the_client_before_its_end_is_recorded_as_499() -> None:

@@ -33,7 +33,7 @@ async def test_schema_version_is_written_in_wal_mode(tmp_path: Path) -> None:
     store = UsageStore(tmp_path / "u.db")
     await store.start()
     await store.close()
-    assert rows(tmp_path / "u.db", "PRAGMA user_version")[0][0] == schema.SCHEMA_VERSION == 1
+    assert rows(tmp_path / "u.db", "PRAGMA user_version")[0][0] == schema.SCHEMA_VERSION == 2
     assert rows(tmp_path / "u.db", "PRAGMA journal_mode")[0][0] == "wal"
     indexes = {r[0] for r in rows(tmp_path / "u.db", "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"requests_time", "requests_key_time"} <= indexes
@@ -44,7 +44,7 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(schema.SchemaError, match=r"schema version 99 is newer than this Switchyard supports \(1\)"):
+    with pytest.raises(schema.SchemaError, match=r"schema version 99 is newer than this Switchyard supports \(2\)"):
         await UsageStore(path).start()
     with pytest.raises(schema.SchemaError, match="newer"):
         UsageStore(path).summary(None, "key")
@@ -77,3 +77,16 @@ def test_failed_migration_leaves_the_version(tmp_path: Path, monkeypatch: pytest
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
     conn.close()
+
+
+def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    schema.MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO requests (time, key_name, frontend, requested_model, status, latency_ms, stream, attempts)"
+                 " VALUES (1, 'alice', 'openai', 'm', 200, 1.0, 0, '[]')")  # fmt: skip
+    conn.close()
+    schema.connect(path).close()
+    assert rows(path, "PRAGMA user_version")[0][0] == 2
+    assert [tuple(row) for row in rows(path, "SELECT key_name, upstream_key FROM requests")] == [("alice", None)]

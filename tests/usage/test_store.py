@@ -56,7 +56,7 @@ async def test_round_trip(tmp_path: Path) -> None:
         "id": 0, "time": T0, "key_name": "alice", "user_agent": None, "frontend": "openai",
         "requested_model": "gpt-4o", "route": "local:llama3:8b", "backend": "local", "model": "llama3:8b",
         "status": 200, "prompt_tokens": 10, "completion_tokens": 5, "reasoning_tokens": 3, "cached_tokens": 4,
-        "cost_usd": 0.01, "latency_ms": 120.0, "ttft_ms": 33.0, "stream": 1, "attempts": one["attempts"],
+        "cost_usd": 0.01, "latency_ms": 120.0, "ttft_ms": 33.0, "stream": 1, "attempts": one["attempts"], "upstream_key": None,
     }  # fmt: skip
     assert orjson.loads(one["attempts"]) == [
         {"route": "openrouter:openai/gpt-4o", "status": 429, "outcome": "status_429", "latency_ms": 12.5},
@@ -127,7 +127,7 @@ async def test_flush_waits_for_the_queue(tmp_path: Path) -> None:
     await store.start()
     store.record(make_record(cost_usd=0.25))
     await store.flush()
-    assert store.spent("alice", None) == 0.25
+    assert store.key_history("alice", None, 20) == (0.25, [0.25])
     await store.close()
 
 
@@ -239,12 +239,12 @@ async def test_disabled_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         "totals": {"requests": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0,
                    "cached_tokens": 0, "cost_usd": None},
     }  # fmt: skip
-    assert store.spent("alice", None) == 0.0
+    assert store.key_history("alice", None, 20) == (0.0, [])
     assert list(tmp_path.iterdir()) == []
 
 
 def test_reading_a_missing_database_creates_nothing(tmp_path: Path) -> None:
     store = UsageStore(tmp_path / "none.db")
     assert store.summary(T0, "day")["totals"]["requests"] == 0
-    assert store.spent("alice", None) == 0.0
+    assert store.key_history("alice", None, 20) == (0.0, [])
     assert not (tmp_path / "none.db").exists()

@@ -94,4 +94,19 @@ def test_summary_rejects_unknown_group(filled: UsageStore) -> None:
      ("bob", T0 + 2 * DAY + 1, 0.0), ("carol", None, 0.0)],
 )  # fmt: skip
 def test_spent(filled: UsageStore, key_name: str, since: float | None, expected: float) -> None:
-    assert filled.spent(key_name, since) == pytest.approx(expected)
+    assert filled.key_history(key_name, since, 20)[0] == pytest.approx(expected)
+
+
+def test_key_history_gives_the_latest_known_costs_oldest_first(tmp_path: Path) -> None:
+    store = UsageStore(tmp_path / "u.db")
+
+    async def fill() -> None:
+        await store.start()
+        for i, cost in enumerate((0.1, None, 0.3, 0.2, 0.4)):
+            store.record(make_record(time=T0 + i, cost_usd=cost))
+        store.record(make_record(time=T0 + 9, cost_usd=9.0, key_name="bob"))
+        await store.close()
+
+    asyncio.run(fill())
+    assert store.key_history("alice", None, 3) == (pytest.approx(1.0), [0.3, 0.2, 0.4])
+    assert store.key_history("alice", T0 + 3, 20) == (pytest.approx(0.6), [0.1, 0.3, 0.2, 0.4])
