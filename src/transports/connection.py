@@ -226,7 +226,8 @@ class Connection(asyncio.Protocol):
             for key, text in fields:
                 grouped.setdefault(key, []).append(text)
             self.headers = {key: ", ".join(texts) for key, texts in grouped.items()}
-        self._sized = "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", "")
+        # Codings are case-insensitive (llhttp frames "Chunked" as chunked): else a cut would pass for an end.
+        self._sized = "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", "").lower()
         if self._head is not None and not self._head.done():
             self._head.set_result(None)
 

@@ -3,41 +3,41 @@
 Why our own client: on the benchmark, aiohttp's client cost about 150 µs of CPU per
 request, more than all the rest of the proxy; this one costs about 20 µs. It does what an
 LLM upstream needs and nothing else: one pool per origin, TLS, Content-Length, chunked and
-close-delimited bodies, gzip and deflate, connect and read timeouts, and a host's addresses
-raced as RFC 8305 asks (`src.transports.dial`). Idle connections are closed after IDLE_LIMIT
-even when no request follows. It follows no redirects and keeps no cookies. Every failure becomes UpstreamUnreachable or UpstreamTimeout in
-`_translate`, and only there.
+close-delimited bodies, gzip and deflate (`src.transports.decoding`), connect and read
+timeouts, and a host's addresses raced as RFC 8305 asks (`src.transports.dial`). Idle
+connections are closed after IDLE_LIMIT even when no request follows. It follows no redirects
+and keeps no cookies. A whole read stops at the request's max_body: an upstream cannot fill the
+proxy's memory. Every failure becomes UpstreamUnreachable, UpstreamTimeout or
+UpstreamProtocolError in `_translate`, and only there.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import re
 import socket
 import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
-from urllib.parse import urlsplit
+from collections.abc import AsyncIterator
 
 from src.transports.base import UpstreamRequest
 from src.transports.connection import Closed, Connection, Malformed, ReadTimeout
+from src.transports.decoding import BodyDecoder, UnsupportedCoding, decoder_for
 from src.transports.dial import dial
-from src.wire.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from src.transports.request_head import Origin, RefusedHeader, request_head, split_url
+from src.wire.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
 
 IDLE_LIMIT = 15.0  # seconds a pooled connection is trusted (as aiohttp); servers drop idle ones in time
-Origin = tuple[str, str, int]  # scheme, host, port
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # what RFC 9110 allows in a header name
+_UNCAPPED = 1 << 62  # a stream's limit: its reader decides when to stop
 
 
 class _HandshakeCut(Exception):
     """The connection failed during the TLS handshake without a TLS error (a reset, an early close)."""
 
 
-class _Refused(Exception):
-    """A header that would change the request's framing: a value with CR, LF or NUL, or a name that is not a token."""
+class _TooLarge(Exception):
+    """A whole read passed the request's max_body."""
 
 
 class Http1Transport:
@@ -49,19 +49,20 @@ class Http1Transport:
 
     async def send(self, request: UpstreamRequest) -> Http1Response:
         try:
-            origin, target, host = _split(request.url)
-            head = _head(request.method, target, host, request.headers, request.body)
+            origin, target, host = split_url(request.url)
+            head = request_head(request.method, target, host, request.headers, request.body)
             # A pooled connection the server has just dropped fails like any other: the request is not
             # sent again here, since a POST may already be generating (and billing). Failover decides.
             conn = self._pooled(origin) or await self._connect(origin, request.connect_timeout)
             try:
                 await conn.exchange(head, request.body, request.timeout)
+                decoder = decoder_for(conn.headers)  # an unsupported coding is refused before any body
             except BaseException:
                 conn.close()
                 raise
         except BaseException as exc:
             raise _translate(exc, request) from None
-        return Http1Response(conn, self, origin, request)
+        return Http1Response(conn, self, origin, request, decoder)
 
     def _pooled(self, origin: Origin) -> Connection | None:
         idle = self._idle.get(origin)
@@ -143,43 +144,58 @@ class Http1Transport:
 
 
 class Http1Response:
-    __slots__ = ("_conn", "_transport", "_origin", "_request", "_decoder", "_compressed", "_released", "status", "headers")
+    __slots__ = ("_conn", "_transport", "_origin", "_request", "_decoder", "_released", "status", "headers")
 
-    def __init__(self, conn: Connection, transport: Http1Transport, origin: Origin, request: UpstreamRequest) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        transport: Http1Transport,
+        origin: Origin,
+        request: UpstreamRequest,
+        decoder: BodyDecoder | None,
+    ) -> None:
         self._conn = conn
         self._transport = transport
         self._origin = origin
         self._request = request
+        self._decoder = decoder
         self._released = False
         self.status = conn.status
         self.headers = conn.headers  # lower-case names
-        self._decoder = _decoder(self.headers.get("content-encoding"))
-        self._compressed = False  # any body bytes for the decoder: an empty body is not a broken one
 
     async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self.iter_chunks()])
+        return b"".join([piece async for piece in self._body(self._request.max_body)])
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
+    def iter_chunks(self) -> AsyncIterator[bytes]:
+        return self._body(_UNCAPPED)
+
+    async def _body(self, limit: int) -> AsyncIterator[bytes]:
+        """The decoded body in pieces; past `limit` bytes, _TooLarge (and the connection dropped)."""
+        size = received = 0
         try:
-            while True:
-                chunk = await self._conn.next_chunk(self._request.timeout)
-                if not chunk:
-                    break
-                if self._decoder is not None:
-                    self._compressed = True
-                    chunk = self._decoder.decompress(chunk)
-                    if not chunk:
-                        continue
-                yield chunk
-            if self._decoder is not None and self._compressed:
-                tail = self._decoder.flush()
-                if not self._decoder.eof:
-                    raise zlib.error("the compressed body ends early")
-                if tail:
-                    yield tail
+            while chunk := await self._conn.next_chunk(self._request.timeout):
+                if self._decoder is None:
+                    size += len(chunk)
+                    if size > limit:
+                        raise _TooLarge()
+                    yield chunk
+                    continue
+                received += len(chunk)
+                if received > limit:
+                    raise _TooLarge()  # bytes after the end of a compressed stream decode to nothing, endlessly
+                for piece in self._decoder.decode(chunk):
+                    size += len(piece)
+                    if size > limit:
+                        raise _TooLarge()  # before the next piece is even made
+                    yield piece
+            for piece in self._decoder.finish() if self._decoder is not None else ():
+                size += len(piece)
+                if size > limit:
+                    raise _TooLarge()
+                yield piece
         except Exception as exc:
             if not self._released:
-                self._conn.close()
+                self._conn.close()  # never reused: the rest of its body is still on the way
             raise _translate(exc, self._request) from None
         finally:
             # Also when the reader stops early (GeneratorExit, cancellation), perhaps long after an
@@ -193,44 +209,6 @@ class Http1Response:
         if not self._released:
             self._released = True
             self._transport.release(self._conn, self._origin)
-
-
-@functools.lru_cache(maxsize=256)
-def _split(url: str) -> tuple[Origin, str, str]:
-    """The URL's origin, request target and Host header line."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {url}")
-    default_port = 443 if parts.scheme == "https" else 80
-    port = parts.port or default_port
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6, unbracketed by urlsplit
-    return (parts.scheme, parts.hostname, port), target, f"Host: {host}" if port == default_port else f"Host: {host}:{port}"
-
-
-def _head(method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", host]
-    for name, value in headers.items():
-        if "\r" in value or "\n" in value or "\0" in value or not _is_token(name):
-            raise _Refused(repr(name))
-        lines.append(f"{name}: {value}")
-    if body is not None:
-        lines.append(f"Content-Length: {len(body)}")
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("utf-8")
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_token(name: str) -> bool:
-    return _TOKEN.fullmatch(name) is not None
-
-
-def _decoder(encoding: str | None) -> zlib._Decompress | None:  # type: ignore[name-defined]
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
-        return zlib.decompressobj()
-    return None
 
 
 def _translate(exc: BaseException, request: UpstreamRequest) -> BaseException:
@@ -247,12 +225,20 @@ def _translate(exc: BaseException, request: UpstreamRequest) -> BaseException:
         return UpstreamUnreachable(request.backend, f"{origin} closed the connection {where}")
     if isinstance(exc, Malformed):
         return UpstreamUnreachable(request.backend, f"{origin} sent a malformed HTTP response: {exc}")
+    if isinstance(exc, _TooLarge):
+        limit = f"{request.max_body / (1024 * 1024):g}"
+        return UpstreamProtocolError(request.backend, f"{origin} answered more than {limit} MiB (max_response_mb)")
+    if isinstance(exc, UnsupportedCoding):
+        return UpstreamProtocolError(request.backend, f"{origin} sent a body the proxy cannot decode: {exc}")
     if isinstance(exc, zlib.error):
         return UpstreamUnreachable(request.backend, f"{origin} sent a body that does not decompress")
-    if isinstance(exc, _Refused):
+    if isinstance(exc, RefusedHeader):
         return UpstreamUnreachable(request.backend, f"header {exc} is not a valid HTTP header: not sent to {origin}")
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        # Its reason is only CERTIFICATE_VERIFY_FAILED: the verify message says which (expired, self-signed...).
+        return UpstreamUnreachable(request.backend, f"TLS with {origin} failed: certificate verify failed: {exc.verify_message}")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
-        return UpstreamUnreachable(request.backend, f"TLS with {origin} failed: {exc.reason or exc}")  # type: ignore[union-attr]
+        return UpstreamUnreachable(request.backend, f"TLS with {origin} failed: {exc.reason or exc}")
     if isinstance(exc, _HandshakeCut):
         return UpstreamUnreachable(request.backend, f"TLS with {origin} failed: {exc} during the handshake")
     if isinstance(exc, socket.gaierror):

@@ -54,11 +54,12 @@ def test_a_non_streaming_request_is_recorded_field_by_field(
     assert 150 <= attempt["latency_ms"] <= row["latency_ms"]
     for name in ("id", "time", "latency_ms"):
         row.pop(name)
+    assert len(row.pop("request_id", "x" * 32)) == 32  # a uuid4, once records carry one
     assert row == {
         "key_name": "alice", "user_agent": UA, "frontend": "openai", "requested_model": "vendor/m",
         "route": "openrouter:vendor/m", "backend": "openrouter", "model": "vendor/m", "status": 200,
         "prompt_tokens": 100, "completion_tokens": 40, "reasoning_tokens": 25, "cached_tokens": 30,
-        "cost_usd": 0.0005, "ttft_ms": None, "stream": 0,
+        "cost_usd": 0.0005, "ttft_ms": None, "stream": 0, "upstream_key": None,
     }  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 """Certificates made for a test session: a CA, a leaf for 127.0.0.1 and localhost it signed, and
-another CA that signed nothing here. With the cryptography package, or else the openssl command."""
+another CA that signed nothing here; each CA's key is kept, so that a server can present a
+self-signed certificate. With the cryptography package, or else the openssl command."""
 
 from __future__ import annotations
 
@@ -95,6 +96,6 @@ def certs_with_cryptography(directory: Path) -> None:
 
     ca_key, other_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
     ca = build("Switchyard test ca", ca_key, None, ca_key)
-    write("ca", ca)
+    write("ca", ca, ca_key)  # also served as it is: a self-signed certificate
     write("other-ca", build("Switchyard test other-ca", other_key, None, other_key))
     write("leaf", build("localhost", leaf_key, ca, ca_key), leaf_key)

@@ -47,7 +47,9 @@ async def transport() -> AsyncIterator[Http1Transport]:
 
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """ca.pem signed leaf.pem (for 127.0.0.1 and localhost); other-ca.pem signed nothing here."""
+    """ca.pem signed leaf.pem (for 127.0.0.1 and localhost); other-ca.pem signed nothing here.
+
+    So are the keys of ca.pem and leaf.pem, for servers to present them."""
     directory = tmp_path_factory.mktemp("tls")
     if importlib.util.find_spec("cryptography") is not None:
         certs_with_cryptography(directory)
@@ -62,4 +64,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server_tls(certs: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certs / "leaf.pem", certs / "leaf.key")
+    return context
+
+
+@pytest.fixture
+def self_signed_tls(certs: Path) -> ssl.SSLContext:
+    """A server presenting the CA's own certificate: self-signed, and not for 127.0.0.1."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certs / "ca.pem", certs / "ca.key")
     return context

@@ -40,7 +40,8 @@ async def test_the_request_line_and_headers_are_written_as_given(transport: Http
     assert found[b"x-title"] == ["Zürich".encode()]
     assert found[b"accept"] == [b"text/event-stream"]
     assert found[b"content-length"] == [b"13"]
-    assert set(found) == {b"host", b"authorization", b"x-title", b"accept", b"content-length"}
+    assert found[b"accept-encoding"] == [b"gzip, deflate"]  # what the transport decodes
+    assert set(found) == {b"host", b"authorization", b"x-title", b"accept", b"accept-encoding", b"content-length"}
     assert seen.bodies == [b'{"model":"m"}']
 
 

@@ -50,7 +50,7 @@ async def test_a_server_whose_ca_is_not_trusted_is_unreachable(
             await fetch(transport, f"{seen.url}/v1/models")
     assert info.value.status == 502
     assert info.value.message.startswith(f"{BACKEND}: TLS with {seen.url} failed: ")
-    assert "CERTIFICATE_VERIFY_FAILED" in info.value.message
+    assert info.value.message.endswith("failed: certificate verify failed: unable to get local issuer certificate")
     assert seen.heads == []
 
 
@@ -86,3 +86,17 @@ async def test_a_plain_http_server_behind_an_https_url_is_unreachable(
         with pytest.raises(UpstreamUnreachable) as info:
             await fetch(transport, f"{url}/v1/models")
     assert info.value.message.startswith(f"{BACKEND}: TLS with {url} failed: ")
+
+
+async def test_a_self_signed_certificate_is_unreachable_with_the_reason(
+    transport: Http1Transport, certs: Path, self_signed_tls: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(certs / "other-ca.pem"))
+    async with scripted([ok(b"secret")], ssl=self_signed_tls) as seen:
+        with pytest.raises(UpstreamUnreachable) as info:
+            await fetch(transport, f"{seen.url}/v1/models")
+    # OpenSSL 3 spells it "self-signed", 1.1 "self signed".
+    assert info.value.message.replace("self signed", "self-signed") == (
+        f"{BACKEND}: TLS with {seen.url} failed: certificate verify failed: self-signed certificate"
+    )
+    assert seen.heads == []

@@ -1,0 +1,56 @@
+"""The bytes of a request's head, and the origin and target of its URL.
+
+Every header is checked here: a value with CR, LF or NUL, or a name that is not a token,
+would let a header value change the request's framing.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from src.transports.decoding import ACCEPT_ENCODING
+
+Origin = tuple[str, str, int]  # scheme, host, port
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # what RFC 9110 allows in a header name
+
+
+class RefusedHeader(Exception):
+    """A header that would change the request's framing: a value with CR, LF or NUL, or a name that is not a token."""
+
+
+@functools.lru_cache(maxsize=256)
+def split_url(url: str) -> tuple[Origin, str, str]:
+    """The URL's origin, request target and Host header line."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url}")
+    default_port = 443 if parts.scheme == "https" else 80
+    port = parts.port or default_port
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6, unbracketed by urlsplit
+    return (parts.scheme, parts.hostname, port), target, f"Host: {host}" if port == default_port else f"Host: {host}:{port}"
+
+
+def request_head(method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", host]
+    offers_codings = False
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\0" in value or not _is_token(name):
+            raise RefusedHeader(repr(name))
+        offers_codings = offers_codings or (len(name) == 15 and name.lower() == "accept-encoding")
+        lines.append(f"{name}: {value}")
+    if not offers_codings:
+        # Without it any coding is acceptable (RFC 9110 12.5.3), br and zstd included, which we refuse.
+        lines.append(ACCEPT_ENCODING)
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_token(name: str) -> bool:
+    return _TOKEN.fullmatch(name) is not None
