@@ -8,6 +8,8 @@ from bench.plan import Plan
 from bench.report import median, row
 
 TARGETS = ("direct", "baseline", "switchyard", "litellm")
+LIMITS, REDIS = "switchyard (key limits)", "switchyard (key limits, Redis)"  # the Redis comparison (issue 15)
+REDIS_MARGIN_MS = 0.1  # added latency with Redis within this of the same config without
 PROXIES = ("baseline", "switchyard", "litellm")
 GOALS: dict[tuple[str, str], tuple[str, Callable[[float], bool]]] = {  # (figure, target) -> (goal, test)
     ("added_latency_p50", "switchyard"): ("≤ 0.6 ms", lambda v: v <= 0.6),
@@ -43,9 +45,10 @@ class Rows:
         """The per-round values of one figure."""
         return [r[field] for r in self.runs(target, phase) if r.get(field) is not None]
 
-    def added(self, target: str, phase: str, field: str) -> list[float]:
-        """Per round: the target's figure minus the direct upstream's."""
-        runs, direct = self.runs(target, phase), self.runs("direct", phase)
+    def added(self, target: str, phase: str, field: str, base: str = "direct", base_phase: str | None = None
+              ) -> list[float]:
+        """Per round: the target's figure minus the direct upstream's (or `base`'s, in `base_phase`)."""
+        runs, direct = self.runs(target, phase), self.runs(base, base_phase or phase)
         pairs = zip(runs, direct, strict=True) if len(runs) == len(direct) else ()
         return [t[field] - d[field] for t, d in pairs if t.get(field) is not None and d.get(field) is not None]
 
@@ -95,6 +98,47 @@ class Rows:
                              f"{shape}, per-round difference, {self.rounds}",
                              self.added(target, "stream", f"{field}_{q}_ms"), "ms")
 
+    def responses(self) -> None:
+        """Streamed /v1/responses through switchyard (translated to a chat stream upstream) against the
+        direct upstream's chat stream of the same shape, in the same rounds."""
+        chunks, pace, streams, _ = self.plan.stream
+        shape = (f"{streams} Responses streams one at a time (POST /v1/responses, stream: true; {chunks} text deltas "
+                 f"every {pace} ms, translated from the upstream's chat stream)")
+        vs = "vs the direct upstream's chat stream, per-round difference"
+        for field, what in (("total", "added latency, whole stream (to response.completed vs to [DONE])"),
+                            ("ttfb", "added TTFB (first text delta vs first chunk)")):
+            for q in ("p50", "p99"):
+                self.add(f"added_responses_{field}_{q}.switchyard", f"Responses stream: {what} {q}", "switchyard",
+                         f"{shape}, {vs}, {self.rounds}",
+                         self.added("switchyard", "responses", f"{field}_{q}_ms", base_phase="stream"), "ms")
+        runs = self.runs("switchyard", "responses")
+        self.add("responses_intact.switchyard", "Responses streams intact (every delta, one response.completed last)",
+                 "switchyard", f"{shape}; worst of {len(runs)} rounds: {sum(r['intact'] for r in runs)} of "
+                 f"{sum(r['streams'] for r in runs)} over all rounds",
+                 min(100 * r["intact"] / r["streams"] for r in runs) if runs else None, "%")
+
+    def limits(self) -> None:
+        """Added latency at c=1 with limits on the key, without and with Redis (the shared-limits path)."""
+        n1 = self.plan.plain[1][0]
+        paired = not self.skipped.get(REDIS)
+        pair = f"{2 * n1:,} requests in 2 blocks (order: without, with, with, without Redis)" if paired \
+            else f"{n1:,} requests"
+        cond = f"c=1, {pair}, per-round difference vs direct, {self.rounds}"
+        for target, key in ((LIMITS, "switchyard_limits"), (REDIS, "switchyard_redis")):
+            for q in ("p50", "p99"):
+                self.add(f"added_latency_{q}.{key}.c1", f"added latency {q} vs direct", target, cond,
+                         self.added(target, "c1", f"{q}_ms"), "ms")
+        for q in ("p50", "p99"):
+            difference = self.added(REDIS, "c1", f"{q}_ms", base=LIMITS)
+            value = median(difference)
+            goal = None
+            if q == "p50":
+                goal = (f"within ±{REDIS_MARGIN_MS} ms", value is not None and abs(value) <= REDIS_MARGIN_MS)
+            self.add(f"redis_difference_{q}.switchyard_redis.c1", f"Redis: latency {q} with minus without", REDIS,
+                     f"c=1, {pair}; vs the same config and key limits without Redis, "
+                     f"per-round difference, {self.rounds}",
+                     difference, "ms", goal)
+
     def resources(self) -> None:
         chunks, pace, held = self.plan.hold
         for target in ("baseline", "switchyard"):
@@ -116,13 +160,14 @@ class Rows:
         scale = "" if n >= 100_000 else " (quick mode; the full run uses 100,000)"
         for target in ("baseline", "switchyard"):
             long = (self.runs(target, "long") or [{}])[0]
-            growth = cond = None
+            growth: float | None = None
+            how_long = ""
             if long:
                 before, after = long["rss_before_kb"] / 1024, long["rss_after_kb"] / 1024
                 growth = 100 * (after - before) / before
-                cond = (f"{n:,} requests at c=32 after {warm:,} warm-up{scale}: {before:.1f} -> {after:.1f} MB, "
+                how_long = (f"{n:,} requests at c=32 after {warm:,} warm-up{scale}: {before:.1f} -> {after:.1f} MB, "
                         f"peak {long['rss_peak_kb'] / 1024:.1f} MB, {long['errors']} errors")
-            self.add(f"rss_growth.{target}", "RSS growth across the long run", target, cond or "", growth, "%")
+            self.add(f"rss_growth.{target}", "RSS growth across the long run", target, how_long, growth, "%")
 
     def cpu(self) -> None:
         per_request: dict[str, float | None] = {}
@@ -152,6 +197,8 @@ def build_rows(plan: Plan, results: dict[str, dict[str, list[dict]]], skipped: d
     rows = Rows(plan, results, skipped)
     rows.plain(workers_name)
     rows.streaming()
+    rows.responses()
+    rows.limits()
     rows.resources()
     rows.cpu()
     return rows.rows

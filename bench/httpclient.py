@@ -2,8 +2,9 @@
 
 Much cheaper per request than aiohttp's client, so the driver disturbs the measured processes
 less. It knows Content-Length, chunked and read-until-close bodies; a streamed body is cut into
-SSE events, each stamped with the time of the read that completed it, and a read that completes
-more than one event is counted (`coalesced`): chunks that did not arrive separately.
+SSE events (`data:` ones, and named ones: `event: ...` then `data:`; comments are left out), each
+stamped with the time of the read that completed it, and a read that completes more than one
+event is counted (`coalesced`): chunks that did not arrive separately.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ def request_bytes(port: int, body: bytes, key: str | None, path: str = "/v1/chat
 class Response:
     """One answer as it arrives: status, body (or SSE events with arrival times) and its framing state."""
 
-    __slots__ = ("status", "body", "events", "coalesced", "mode", "left", "buffer", "pending", "on_first", "done",
-                 "ended")
+    __slots__ = ("status", "head", "body", "events", "coalesced", "mode", "left", "buffer", "pending", "on_first",
+                 "done", "ended")
 
     def __init__(self, stream: bool, on_first: Callable[[], None] | None = None) -> None:
         self.status = 0
+        self.head = b""  # the status line and header fields, as received
         self.body = bytearray()
         self.events: list[tuple[float, bytes]] | None = [] if stream else None
         self.coalesced = 0
@@ -58,7 +60,8 @@ class Response:
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
-            head = bytes(self.buffer[:end]).lower()
+            self.head = bytes(self.buffer[:end])
+            head = self.head.lower()
             data = bytes(self.buffer[end + 4 :])
             self.buffer = bytearray()
             self.status = int(head[9:12])
@@ -111,7 +114,7 @@ class Response:
         while (end := pending.find(b"\n\n")) >= 0:
             event = bytes(pending[: end + 2])
             del pending[: end + 2]
-            if event.startswith(b"data:"):
+            if event.startswith((b"data:", b"event:")):  # not a comment
                 if not self.events and self.on_first is not None:
                     self.on_first()
                 self.events.append((now, event))

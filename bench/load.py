@@ -4,9 +4,11 @@ one JSON result per line on stdout), or one command: `python -m bench.load '{"op
 Operations (all on persistent keep-alive connections, one per unit of concurrency):
 - `plain`: N non-streaming requests at concurrency c after a warm-up: throughput, p50/p99 latency,
   CPU time per request of the measured processes and their RSS before and after;
-- `stream`: N streams at concurrency c: time to the first chunk (TTFB), gaps between chunks, and
-  whether each stream is intact (all content in order, the usage chunk, `[DONE]` last) with every
-  chunk in a read of its own;
+- `stream`: N streams at concurrency c: time to the first chunk (TTFB), gaps between chunks, the
+  whole stream's time, and whether each stream is intact (all content in order, the usage chunk,
+  `[DONE]` last) with every chunk in a read of its own; with `"api": "responses"` the streams are
+  Responses API requests (`POST /v1/responses`, `"stream": true`): TTFB and gaps are those of the
+  text deltas, and intact means every delta in order and one `response.completed` last;
 - `hold`: N streams opened at once and held (a slow-paced upstream stream) while the measured
   processes' RSS is sampled; the peak (VmHWM after a reset, or the highest sample) and the streams intact.
 `pids` maps a name to the pids measured under it, e.g. {"target": [123], "upstream": [456]}.
@@ -19,9 +21,10 @@ import gc
 import json
 import resource
 import sys
+from collections.abc import Callable
 from time import perf_counter
 
-from bench.checks import pct, stream_figures
+from bench.checks import CHAT, RESPONSES, pct, stream_figures
 from bench.httpclient import Connection, Response, connect, request_bytes
 from bench.procstat import cpu_seconds, hwm_kb, reset_hwm, rss_kb
 from bench.upstream import run
@@ -34,6 +37,14 @@ def chat_body(model: str, stream: bool) -> bytes:
     return json.dumps(body).encode()
 
 
+def stream_request(port: int, key: str | None, model: str, api: str) -> bytes:
+    """A streamed chat completion, or a streamed Responses request (translated by the proxy)."""
+    if api == RESPONSES:
+        body = json.dumps({"model": model, "input": "hello", "stream": True}).encode()
+        return request_bytes(port, body, key, "/v1/responses")
+    return request_bytes(port, chat_body(model, True), key)
+
+
 async def pool(port: int, size: int) -> list[Connection]:
     gate = asyncio.Semaphore(64)  # ramp: a listen backlog never sees a thousand SYNs at once
 
@@ -44,11 +55,11 @@ async def pool(port: int, size: int) -> list[Connection]:
     return await asyncio.gather(*(one() for _ in range(size)))
 
 
-async def drive(conns: list[Connection], port: int, request: bytes, n: int, stream: bool = False
-                ) -> tuple[list, int]:
-    """n requests shared by the connections' workers, and the failures. Per request: (start, response)
-    of a stream; of a plain request only (latency, answered correctly), to keep the driver light."""
-    left, done, failures = [n], [], [0]
+async def drive(conns: list[Connection], port: int, request: bytes, n: int,
+                record: Callable[[float, Response], None] | None = None, stream: bool = False) -> int:
+    """n requests shared by the connections' workers; each answer goes to `record(start, response)`.
+    Returns the failures (connections lost mid-answer)."""
+    left, failures = [n], [0]
 
     async def worker(index: int) -> None:
         while left[0] > 0:
@@ -60,13 +71,11 @@ async def drive(conns: list[Connection], port: int, request: bytes, n: int, stre
                 failures[0] += 1
                 conns[index] = await connect(port)
                 continue
-            if stream:
-                done.append((started, response))
-            else:
-                done.append((response.ended - started, response.status == 200 and b'"usage"' in response.body))
+            if record is not None:
+                record(started, response)
 
     await asyncio.gather(*(worker(i) for i in range(len(conns))))
-    return done, failures[0]
+    return failures[0]
 
 
 class Sampler:
@@ -97,16 +106,21 @@ async def plain(port: int, key: str | None, model: str, n: int, c: int, warmup: 
     try:
         await drive(conns, port, request, warmup)
         rss_before, cpu_before = rss_kb(target), {name: cpu_seconds(p) for name, p in pids.items()}
+        timed: list[tuple[float, bool]] = []  # per request only (latency, answered correctly): a light driver
+
+        def record(started: float, response: Response) -> None:
+            timed.append((response.ended - started, response.status == 200 and b'"usage"' in response.body))
+
         async with Sampler(target, 0.1) as sampler:
             started = perf_counter()
-            done, failures = await drive(conns, port, request, n)
+            failures = await drive(conns, port, request, n, record)
             seconds = perf_counter() - started
         cpu = {name: cpu_seconds(p) - cpu_before[name] for name, p in pids.items()}
     finally:
         for conn in conns:
             conn.close()
-    latencies = sorted(latency for latency, _ in done)
-    bad = failures + sum(1 for _, ok in done if not ok)
+    latencies = sorted(latency for latency, _ in timed)
+    bad = failures + sum(1 for _, ok in timed if not ok)
     return {"requests": n, "concurrency": c, "seconds": seconds, "rps": n / seconds,
             "p50_ms": pct(latencies, 0.5) * 1e3, "p99_ms": pct(latencies, 0.99) * 1e3, "errors": bad,
             "cpu_seconds": cpu, "rss_before_kb": rss_before, "rss_after_kb": rss_kb(target),
@@ -114,16 +128,18 @@ async def plain(port: int, key: str | None, model: str, n: int, c: int, warmup: 
 
 
 async def stream(port: int, key: str | None, model: str, chunks: int, n: int, c: int, warmup: int,
-                 pids: dict[str, list[int]]) -> dict[str, object]:
+                 pids: dict[str, list[int]], api: str = CHAT) -> dict[str, object]:
     conns = await pool(port, c)
-    request = request_bytes(port, chat_body(model, True), key)
+    request = stream_request(port, key, model, api)
     try:
         await drive(conns, port, request, warmup, stream=True)
-        done, failures = await drive(conns, port, request, n, stream=True)
+        done: list[tuple[float, Response]] = []
+        failures = await drive(conns, port, request, n, lambda started, response: done.append((started, response)),
+                               stream=True)
     finally:
         for conn in conns:
             conn.close()
-    return stream_figures(done, chunks, failures)
+    return stream_figures(done, chunks, failures, api)
 
 
 async def hold(port: int, key: str | None, model: str, chunks: int, n: int, pids: dict[str, list[int]],

@@ -3,15 +3,15 @@
 Starts the fake upstream, the baseline pass-through, Switchyard (its CLI, one worker, auth, an
 alias rule, usage recording when available) and LiteLLM's proxy when installed, each a separate
 process, plus the load generator in its own process. Rounds run interleaved (direct upstream,
-baseline, switchyard[, litellm]) and every figure is the median of the rounds. Then the long
-run (RSS growth) and 1,000 held streams (peak RSS). Prints a markdown table and writes JSON.
+baseline, switchyard[, litellm], switchyard with key limits, without and with Redis) and every
+figure is the median of the rounds; switchyard also streams Responses API requests (translated
+to chat completions upstream). Then the long run (RSS growth) and 1,000 held streams (peak RSS).
+Prints a markdown table and writes JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import select
 import shutil
 import signal
 import sys
@@ -22,41 +22,16 @@ from pathlib import Path
 import yaml
 
 from bench import targets as tg
-from bench.figures import build_rows
+from bench.control import Load, merged, pids, shared_store
+from bench.figures import LIMITS, REDIS, build_rows
 from bench.load import raise_open_files_limit
 from bench.plan import FULL, QUICK, Plan
 from bench.procs import Children, StartError
-from bench.procstat import foreign_load, machine, own_cpu, system_cpu, tree
+from bench.procstat import foreign_load, machine, own_cpu, system_cpu
+from bench.redis_server import redis_missing, start_redis
 from bench.report import header, markdown, write_json
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
-
-
-class Load:
-    """The load generator process (bench/load.py --serve): one JSON command, one JSON answer."""
-
-    def __init__(self, children: Children) -> None:
-        self.child = children.python("load", ["-m", "bench.load", "--serve"], pipes=True)
-
-    def __call__(self, op: str, wait: float = 900, **args: object) -> dict:
-        stdin, stdout = self.child.popen.stdin, self.child.popen.stdout
-        stdin.write(json.dumps({"op": op, **args}) + "\n")  # type: ignore[union-attr]
-        stdin.flush()  # type: ignore[union-attr]
-        if not select.select([stdout], [], [], wait)[0]:
-            raise RuntimeError(f"the load generator gave no answer to {op} in {wait:.0f} s")
-        line = stdout.readline()  # type: ignore[union-attr]
-        if not line:
-            raise RuntimeError(f"the load generator died:\n{self.child.tail()}")
-        reply = json.loads(line)
-        if not reply["ok"]:
-            raise RuntimeError(f"load generator, {op}: {reply['error']}")
-        return reply["result"]
-
-
-def pids(target: tg.Target, upstream: tg.Target) -> dict[str, list[int]]:
-    if target is upstream:
-        return {"target": [upstream.pid]}
-    return {"target": tree(target.pid), "upstream": [upstream.pid]}
 
 
 class Bench:
@@ -97,8 +72,39 @@ class Bench:
                                           ("--workers", str(self.args.workers)))
             workers.name = self.workers_name
             running.append(workers)
+        running += self.start_limits(extra)
         self.load = Load(self.children)
         return running
+
+    def start_limits(self, extra: dict) -> list[tg.Target]:
+        """Switchyard with limits on its key, without and (when redis-server is installed) with Redis."""
+        try:
+            limits = tg.start_switchyard(self.children, self.upstream, self.workdir,
+                                         tg.merge(tg.limits_config(), extra), "switchyard-limits")
+        except StartError as exc:
+            self.skipped[LIMITS] = self.skipped[REDIS] = "did not start: " + str(exc).splitlines()[-1][-160:]
+            return []
+        limits.name, started = LIMITS, [limits]
+        if (reason := redis_missing()) is None:
+            try:
+                _, port = start_redis(self.children, self.workdir)
+                started.append(tg.start_switchyard(self.children, self.upstream, self.workdir,
+                                                   tg.merge(tg.limits_config(port), extra), "switchyard-redis"))
+                started[-1].name = REDIS
+            except StartError as exc:
+                reason = "Redis or the proxy with Redis did not start: " + str(exc).splitlines()[-1][-160:]
+        if reason:
+            self.skipped[REDIS] = reason
+            self.notes.append(f"Redis rows skipped: {reason}")
+        return started
+
+    def phases(self, target: tg.Target) -> tuple[list[int], list[str]]:
+        """What one round measures on a target: the concurrencies of plain requests, and the stream APIs."""
+        if target.name == self.workers_name:
+            return [c for c in self.plan.plain if c > 1], []
+        if target.name in (LIMITS, REDIS):
+            return [1], []
+        return list(self.plan.plain), ["chat", "responses"] if target.name == "switchyard" else ["chat"]
 
     def check(self, target: tg.Target) -> None:
         """One request and one stream, answered correctly, before anything is timed."""
@@ -109,22 +115,49 @@ class Bench:
         if plain["errors"] or streamed["intact"] != 1:
             raise RuntimeError(f"{target.name} does not answer correctly (plain errors: {plain['errors']}, "
                                f"intact streams: {streamed['intact']}/1)")
+        if "responses" in self.phases(target)[1]:
+            answered = self.load("stream", port=target.port, key=target.key, model=self.plan.model(chunks, pace),
+                                 chunks=chunks, n=1, c=1, warmup=0, api="responses")
+            if answered["intact"] != 1:
+                raise RuntimeError(f"{target.name} does not answer a streamed /v1/responses request correctly")
+        if target.name == REDIS:
+            state = shared_store(target.port)
+            if state != "up":
+                raise RuntimeError(f"{target.name}: /health says the shared store is {state}, not up")
 
     def rounds(self, running: list[tg.Target]) -> None:
         chunks, pace, streams, warm = self.plan.stream
+        names = [t.name for t in running]
         for number in range(1, self.plan.rounds + 1):
             for target in running:
+                if target.name == REDIS and LIMITS in names:
+                    continue  # measured with its pair, below
                 self.say(f"round {number}/{self.plan.rounds}: {target.name}")
+                if target.name == LIMITS and REDIS in names:
+                    self.pair(target, running[names.index(REDIS)])
+                    continue
                 phases = self.results.setdefault(target.name, {})
-                for c, (n, warmup) in self.plan.plain.items():
-                    if target.name != self.workers_name or c > 1:
-                        phases.setdefault(f"c{c}", []).append(self.load(
-                            "plain", port=target.port, key=target.key, model="bench-chat", n=n, c=c, warmup=warmup,
-                            pids=pids(target, self.upstream)))
-                if target.name != self.workers_name:
-                    phases.setdefault("stream", []).append(self.load(
+                concurrencies, apis = self.phases(target)
+                for c in concurrencies:
+                    n, warmup = self.plan.plain[c]
+                    phases.setdefault(f"c{c}", []).append(self.load(
+                        "plain", port=target.port, key=target.key, model="bench-chat", n=n, c=c, warmup=warmup,
+                        pids=pids(target, self.upstream)))
+                for api in apis:
+                    phases.setdefault("stream" if api == "chat" else api, []).append(self.load(
                         "stream", port=target.port, key=target.key, model=self.plan.model(chunks, pace),
-                        chunks=chunks, n=streams, c=1, warmup=warm, pids={}))
+                        chunks=chunks, n=streams, c=1, warmup=warm, pids={}, api=api))
+
+    def pair(self, without: tg.Target, with_redis: tg.Target) -> None:
+        """c=1 without and with Redis in the order A B B A (a drift over the round cancels out); each
+        target's figure of the round is the mean of its two blocks."""
+        n, warmup = self.plan.plain[1]
+        blocks: dict[str, list[dict]] = {without.name: [], with_redis.name: []}
+        for target in (without, with_redis, with_redis, without):
+            blocks[target.name].append(self.load("plain", port=target.port, key=target.key, model="bench-chat",
+                                                 n=n, c=1, warmup=warmup, pids=pids(target, self.upstream)))
+        for name, runs in blocks.items():
+            self.results.setdefault(name, {}).setdefault("c1", []).append(merged(runs))
 
     def resources(self, running: list[tg.Target]) -> None:
         chunks, pace, held = self.plan.hold
@@ -147,7 +180,7 @@ class Bench:
             try:
                 self.check(target)
             except RuntimeError as exc:
-                if target.name not in ("litellm", self.workers_name):
+                if target.name not in ("litellm", self.workers_name, LIMITS, REDIS):
                     raise
                 self.skipped[target.name] = str(exc)  # an optional comparison: its rows say why
                 running.remove(target)

@@ -5,6 +5,9 @@
 - `switchyard`: `python -m src.core.cli --config FILE --port P`, one worker, auth on (SWITCHYARD_API_KEY,
   sent by the load generator as a Bearer token), the alias rule `^bench-(.*)` -> `up:\\1`, and usage
   recording (`usage: {database: ...}`) when this build knows the key;
+- `switchyard (key limits)`: the same, with the proxy key in `auth.api_keys` and limits on it (`rpm`,
+  `budget_usd`) so that every request is counted against them, and `switchyard (key limits, Redis)`: that
+  config plus `redis: {url: ...}` (the shared-limits path), when redis-server is installed;
 - `litellm`: LiteLLM's proxy on the same upstream, when `litellm` is importable.
 """
 
@@ -24,6 +27,7 @@ from bench.procs import ROOT, Children, StartError, free_port
 PROXY_KEY = "sy-bench-proxy-key-0001"
 LITELLM_KEY = "sk-bench-litellm-master-0001"
 USAGE_UNAVAILABLE = "usage recording: not available in this build"
+LIMITS = {"rpm": 10_000_000, "budget_usd": 1_000_000}  # never reached: only the accounting runs
 
 
 @dataclass
@@ -76,17 +80,28 @@ def switchyard_config(upstream: Target, workdir: Path, name: str, extra: dict) -
     return merge(config, extra)
 
 
+def limits_config(redis_port: int | None = None) -> dict:
+    """The proxy key in the file with limits on it (instead of SWITCHYARD_API_KEY); Redis when given a port."""
+    config: dict = {"auth": {"api_keys": [{"name": "bench", "key": PROXY_KEY, **LIMITS}]}}
+    if redis_port is not None:
+        config["redis"] = {"url": f"redis://127.0.0.1:{redis_port}/0"}
+    return config
+
+
 def start_switchyard(children: Children, upstream: Target, workdir: Path, extra: dict, name: str = "switchyard",
                      cli_args: tuple[str, ...] = ()) -> Target:
-    """The proxy with usage recording; without it if this build rejects the `usage` key."""
+    """The proxy with usage recording; without it if this build rejects the `usage` key. The proxy key
+    comes from SWITCHYARD_API_KEY unless `extra` puts it in `auth.api_keys`."""
     config = switchyard_config(upstream, workdir, name, extra)
+    key_in_file = any(k.get("key") == PROXY_KEY for k in (config.get("auth") or {}).get("api_keys") or ())
+    env = clean_env() if key_in_file else clean_env(SWITCHYARD_API_KEY=PROXY_KEY)
     notes: list[str] = []
     for attempt in (1, 2):
         path = workdir / f"{name}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         port = free_port()
         child = children.python(name, ["-m", "src.core.cli", "--config", str(path), "--port", str(port), *cli_args],
-                                env=clean_env(SWITCHYARD_API_KEY=PROXY_KEY))
+                                env=env)
         try:
             child.wait_ready(port)
             return Target(name, port, PROXY_KEY, child.pid, notes or ["usage recording: on"])

@@ -18,10 +18,7 @@ import json
 import re
 import socket
 
-try:
-    from orjson import loads
-except ImportError:  # pragma: no cover - orjson is a project dependency
-    from json import loads
+from orjson import loads  # a project dependency
 
 USAGE = {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21}
 COMPLETION = json.dumps({

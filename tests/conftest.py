@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from src.config import Config
+from tests.fakes.postgres import postgres_url  # noqa: F401 (the session's PostgreSQL server, for the tests that ask)
 from tests.fakes.proxy import RunningProxy
 from tests.fakes.upstream import FakeUpstream
 
@@ -46,3 +47,6 @@ def start_proxy() -> Iterator[Callable[[Config], RunningProxy]]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+from tests.fakes.redis import redis_server  # noqa: E402, F401 - the session's Redis (tests/fakes/redis.py)

@@ -20,6 +20,7 @@ from src.routing.plan import Route
 from src.transports.base import Transport, UpstreamRequest
 from src.wire.anthropic import MESSAGES
 from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
+from src.wire.json_body import upstream_json
 from src.wire.openai_chat import CHAT
 from src.wire.protocol import InBandError, WireProtocol
 from src.wire.redaction import Redactor
@@ -54,7 +55,9 @@ class HttpBackend(Backend):
         self._identity = config.identity.over(identity)
         keys = config.upstream_keys()
         self._authorizations = tuple(f"Bearer {key}" for key in keys)
-        self.mask = Redactor(keys)  # upstream text can quote the key it was sent: masked before it is cut
+        self.mask = Redactor((*keys, *config.proxy_secrets()))  # upstream text can quote what it was sent
+        self._proxy = config.proxy.get_secret_value() if config.proxy else None
+        self._ca_bundle = str(config.ca_bundle) if config.ca_bundle else None
 
     @property
     def key_count(self) -> int:
@@ -121,6 +124,8 @@ class HttpBackend(Backend):
             timeout=timeout or self.config.timeout,
             connect_timeout=self.config.connect_timeout,
             max_body=self._limits.max_body,
+            proxy=self._proxy,
+            ca_bundle=self._ca_bundle,
         )
 
     def headers(
@@ -175,7 +180,7 @@ class HttpBackend(Backend):
 
 def _error_object(body: str) -> dict[str, Any]:
     try:
-        data = orjson.loads(body)
+        data = upstream_json(body)
     except orjson.JSONDecodeError:
         return {}
     if not isinstance(data, dict):

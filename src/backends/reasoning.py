@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from src.wire.fields import list_at, object_at, text_at
+
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 
@@ -41,14 +43,15 @@ class ReasoningReader:
         self.thought.model = self.thought.model or _str(chunk.get("model"))
         choices = chunk.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        delta = object_at(choice, "delta")
         for name in ("reasoning", "reasoning_content"):
-            if isinstance(delta.get(name), str):
-                self._parts.append(delta[name])
+            if (part := text_at(delta, name)) is not None:
+                self._parts.append(part)
                 break
-        done = self._feed_content(delta.get("content")) if isinstance(delta.get("content"), str) else False
-        if isinstance(delta.get("tool_calls"), list):
-            self._feed_tools(delta["tool_calls"])
+        content = text_at(delta, "content")
+        done = self._feed_content(content) if content is not None else False
+        if tool_calls := list_at(delta, "tool_calls"):
+            self._feed_tools(tool_calls)
             done = done or self.has_reasoning  # reasoning, then a tool call: the reasoning is over
         if choice.get("finish_reason"):
             self.finished = True
@@ -88,10 +91,9 @@ class ReasoningReader:
                 delta.get("index", 0), {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
             )
             call["id"] = call["id"] or _str(delta.get("id")) or ""
-            function = delta.get("function") if isinstance(delta.get("function"), dict) else {}
+            function = object_at(delta, "function")
             for key in ("name", "arguments"):
-                if isinstance(function.get(key), str):
-                    call["function"][key] += function[key]
+                call["function"][key] += text_at(function, key) or ""
 
 
 def _str(value: object) -> str | None:

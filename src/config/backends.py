@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 
+from src.config.proxies import proxy_problem, proxy_secrets, with_scheme
 from src.config.strict import Strict, key_text
 
 
@@ -64,7 +65,11 @@ class Identity(Strict):
             except ValidationError as exc:  # reported as `<field>.<key>: ...`, not as two failed union branches
                 error = exc.errors()[0]
                 where = ".".join(map(str, error["loc"]))
-                text = "unknown key" if error["type"] == "extra_forbidden" else str(error["msg"]).removeprefix("Value error, ")
+                text = (
+                    "unknown key"
+                    if error["type"] == "extra_forbidden"
+                    else str(error["msg"]).removeprefix("Value error, ")
+                )
                 raise ValueError(f"{where}: {text}" if where else text) from None
         return value
 
@@ -86,6 +91,9 @@ class _HTTPBackend(Strict):
     identity: Identity = Identity()
     # /v1/responses: translated to chat completions, or forwarded untouched to the upstream's own /responses.
     responses: Literal["translate", "native"] = "translate"
+    # http://[user:password@]host:port; left out, the environment's (HTTPS_PROXY...); null, none at all.
+    proxy: SecretStr | None = None
+    ca_bundle: FilePath | None = Field(None, description="PEM file of extra certificate authorities to trust")
 
     @field_validator("base_url")
     @classmethod
@@ -112,6 +120,23 @@ class _HTTPBackend(Strict):
     def _clean_keys(cls, values: list[SecretStr]) -> list[SecretStr]:
         return [SecretStr(key_text(v.get_secret_value())) for v in values]
 
+    @field_validator("proxy")
+    @classmethod
+    def _usable_proxy(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        problem = proxy_problem(value.get_secret_value().strip())
+        if problem:
+            raise ValueError(problem)
+        return SecretStr(with_scheme(value.get_secret_value().strip()))
+
+    @property
+    def follows_environment_proxy(self) -> bool:
+        return "proxy" not in self.model_fields_set
+
+    def proxy_secrets(self) -> tuple[str, ...]:
+        return proxy_secrets(self.proxy.get_secret_value()) if self.proxy else ()
+
     @model_validator(mode="after")
     def _one_key_form(self) -> _HTTPBackend:
         if self.api_key is not None and self.api_keys:
@@ -132,7 +157,9 @@ class _HTTPBackend(Strict):
 class OpenRouterBackendConfig(_HTTPBackend):
     type: Literal["openrouter"]
     base_url: str = "https://openrouter.ai/api/v1"
-    anthropic_native: bool = Field(True, description="send /v1/messages for anthropic/* models to OpenRouter's /messages")
+    anthropic_native: bool = Field(
+        True, description="send /v1/messages for anthropic/* models to OpenRouter's /messages"
+    )
 
     @model_validator(mode="after")
     def _needs_key(self, info: ValidationInfo) -> OpenRouterBackendConfig:
@@ -162,5 +189,3 @@ BackendConfig = Annotated[
     Field(discriminator="type"),
 ]
 BACKEND_TYPES = ("openai", "openrouter", "hybrid")
-
-

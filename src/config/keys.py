@@ -55,5 +55,3 @@ class AuthConfig(Strict):
         if duplicates:
             raise ValueError(f"duplicate key name(s): {', '.join(duplicates)}")
         return keys
-
-

@@ -12,18 +12,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
-from src.config.backends import BACKEND_TYPES
+from src.config.backends import BACKEND_TYPES, HybridBackendConfig
 from src.config.errors import ConfigError, Problem
+from src.config.proxies import environment_proxy, proxy_problem, with_scheme
 from src.config.schema import DEFAULT_DATABASE, Config
+from src.config.yaml_file import expand_variables, read_yaml
+from src.wire.fields import object_at
 
 DEFAULT_CONFIG_FILE = Path("config.yaml")
 ENV_KEY_NAME = "default"  # the name SWITCHYARD_API_KEY gets among the proxy keys
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _OVERRIDABLE = ("host", "port", "default_backend", "force_model", "log_level", "disable_auth")
 
 
@@ -40,11 +41,17 @@ class EnvSettings(BaseSettings):
     log_level: str | None = None
     disable_auth: bool | None = None
     api_key: SecretStr | None = None
+    redis_url: SecretStr | None = None  # its password, if any, is a secret
     openrouter_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENROUTER_API_KEY"))
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: PydanticBaseSettingsSource
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment arrives through `from_environ`, so tests can pass their own mapping.
         return (init_settings,)
@@ -89,6 +96,8 @@ def load_config(
     merged, origins = merge_layers(raw, env or EnvSettings(), cli)
     try:
         config = Config.model_validate(_anchored(merged, path), context={"keys_required": keys_required})
+        config, proxy_problems = _with_environment_proxies(config, os.environ if environ is None else environ)
+        problems += proxy_problems
         found = check(config) if check and not problems else None
         problems += [(_blame(origins, found[0], where), *found)] if found else []
     except ValidationError as exc:
@@ -96,6 +105,21 @@ def load_config(
     if problems:
         raise ConfigError.of(problems)
     return config
+
+
+def _with_environment_proxies(config: Config, environ: Mapping[str, str]) -> tuple[Config, list[Problem]]:
+    """Each HTTP backend without a `proxy:` of its own takes the environment's for its URL (or none)."""
+    problems: dict[str, Problem] = {}  # a variable no backend uses is not checked, as curl does not
+    backends = dict(config.backends)
+    for name, backend in config.backends.items():
+        if not isinstance(backend, HybridBackendConfig) and backend.follows_environment_proxy:
+            found = environment_proxy(backend.base_url, environ)
+            problem = proxy_problem(found[1]) if found else None
+            if found and problem:
+                problems[found[0]] = (found[0], "proxy", problem)
+            proxy = SecretStr(with_scheme(found[1])) if found else None
+            backends[name] = backend.model_copy(update={"proxy": proxy})
+    return config.model_copy(update={"backends": backends}), list(problems.values())
 
 
 def _blame(origins: Mapping[str, str], key: str, where: str) -> str:
@@ -107,12 +131,26 @@ def _blame(origins: Mapping[str, str], key: str, where: str) -> str:
 
 
 def _anchored(merged: dict[str, Any], path: Path | None) -> dict[str, Any]:
-    """A relative usage database lies beside the config file that names it, wherever the proxy is started."""
-    usage = merged.get("usage") if isinstance(merged.get("usage"), dict) else {}
-    database = usage.get("database", DEFAULT_DATABASE) if "usage" in merged else DEFAULT_DATABASE
-    if path is None or not isinstance(database, str) or Path(database).is_absolute() or "://" in database:
+    """Relative paths (the usage database, a backend's ca_bundle) lie beside the config file that names
+    them, wherever the proxy is started."""
+    if path is None:
         return merged
-    return {**merged, "usage": {**usage, "database": str(path.resolve().parent / database)}}
+    folder = path.resolve().parent
+    usage = object_at(merged, "usage")
+    database = usage.get("database", DEFAULT_DATABASE)
+    if isinstance(database, str) and not Path(database).is_absolute() and "://" not in database:
+        merged = {**merged, "usage": {**usage, "database": str(folder / database)}}
+    backends = merged.get("backends")
+    if isinstance(backends, dict):
+        merged = {**merged, "backends": {name: _anchor_bundle(b, folder) for name, b in backends.items()}}
+    return merged
+
+
+def _anchor_bundle(backend: Any, folder: Path) -> Any:
+    bundle = backend.get("ca_bundle") if isinstance(backend, dict) else None
+    if not isinstance(bundle, str):
+        return backend
+    return {**backend, "ca_bundle": str(folder / Path(bundle).expanduser())}  # an absolute path stays itself
 
 
 def _read_env(environ: Mapping[str, str]) -> tuple[EnvSettings | None, list[Problem]]:
@@ -141,59 +179,6 @@ def _config_path(from_cli: str | None, from_env: Path | None) -> Path | None:
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML keeps the last of two equal keys; a config with both is almost surely a mistake."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # `<<: *anchor` merges are resolved by the base class; own keys may override them
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        position = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(str(path), position, f"malformed YAML: {problem}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), "", f"cannot read: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "", "the top level must be a mapping of keys")
-    return data
-
-
-def expand_variables(value: Any, environ: Mapping[str, str] | None, where: str, key: str = "") -> Any:
-    """Expand `${VAR}` and `${VAR:-default}` in every string of a parsed YAML tree."""
-    environ = os.environ if environ is None else environ
-    if isinstance(value, dict):
-        return {k: expand_variables(v, environ, where, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [expand_variables(v, environ, where, f"{key}.{i}") for i, v in enumerate(value)]
-    if not isinstance(value, str) or "${" not in value:
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if environ.get(name):
-            return environ[name]
-        if default is not None:
-            return default
-        raise ConfigError(where, key, f"environment variable {name} is not set (write ${{{name}:-}} to allow empty)")
-
-    return _VARIABLE.sub(substitute, value)
-
-
 def merge_layers(
     file: Mapping[str, Any], env: EnvSettings, cli: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -215,6 +200,11 @@ def merge_layers(
                 raise ConfigError("SWITCHYARD_API_KEY", "auth.api_keys", message)
             auth["api_keys"] = [*keys, {"name": ENV_KEY_NAME, "key": env.api_key.get_secret_value()}]
             origins[f"auth.api_keys.{len(keys)}"] = "SWITCHYARD_API_KEY"
+    if env.redis_url:
+        redis = merged.setdefault("redis", {})
+        if isinstance(redis, dict):
+            merged["redis"] = {**redis, "url": env.redis_url.get_secret_value()}
+            origins["redis.url"] = "SWITCHYARD_REDIS_URL"
     for name in _OVERRIDABLE:
         value = getattr(env, name)
         if value is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -26,11 +27,28 @@ DEFAULT_DATABASE = "./switchyard.db"
 
 
 class UsageConfig(Strict):
-    database: str | None = DEFAULT_DATABASE  # SQLite file, beside the config file when relative; null: no recording
+    # A SQLite file (beside the config file when relative), or a postgresql:// URL; null: no recording.
+    database: str | None = DEFAULT_DATABASE
 
 
 class MetricsConfig(Strict):
     public: bool = False  # serve /metrics without an admin key
+
+
+class RedisConfig(Strict):
+    """What instances of the proxy share through Redis (src.sharing): limits, budgets, cooldowns."""
+
+    url: str | None = None  # redis://host:port/db (also SWITCHYARD_REDIS_URL); none: each process alone
+    sync_interval: float = Field(0.1, gt=0, le=5, description="seconds between an instance's syncs")
+    budget_when_down: Literal["closed", "open"] = "closed"  # closed: each instance keeps to its last share
+    prefix: str = Field("switchyard", min_length=1, description="the prefix of every key this proxy writes")
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return url
 
 
 class FailoverConfig(Strict):
@@ -64,6 +82,7 @@ class Config(Strict):
     failover: FailoverConfig = FailoverConfig()
     usage: UsageConfig = UsageConfig()
     metrics: MetricsConfig = MetricsConfig()
+    redis: RedisConfig = RedisConfig()
     failover_routes: dict[str, list[str]] = {}
 
     @field_validator("log_level", mode="before")
@@ -83,8 +102,10 @@ class Config(Strict):
             if not _BACKEND_NAME.match(name):
                 raise ValueError(f"backend name {name!r} may only use letters, digits, '_', '-' and '.'")
             if name == INLINE_COMPOSITE and not isinstance(backend, HybridBackendConfig):
-                raise ValueError(f"{name}.type: a backend named {name!r} must be of type hybrid: "
-                                 f"`{name}:[<reasoning model>,<execution model>]` in a model string names it")
+                raise ValueError(
+                    f"{name}.type: a backend named {name!r} must be of type hybrid: "
+                    f"`{name}:[<reasoning model>,<execution model>]` in a model string names it"
+                )
         return backends
 
     @model_validator(mode="after")
@@ -132,7 +153,13 @@ class Config(Strict):
     def secrets(self) -> tuple[str, ...]:
         """Every secret the proxy holds, for redaction from logs and error messages."""
         upstream = [key for backend in self.backends.values() for key in backend.upstream_keys()]
-        return tuple(s for s in (*self.proxy_keys().values(), *upstream) if s)
+        urls = [url for url in (self.redis.url, self.usage.database) if url and "://" in url]  # Redis, PostgreSQL
+        passwords = [urlsplit(url).password for url in urls]
+        passwords += [value for url in urls for name, value in parse_qsl(urlsplit(url).query) if name == "password"]
+        proxies = [
+            s for b in self.backends.values() if not isinstance(b, HybridBackendConfig) for s in b.proxy_secrets()
+        ]
+        return tuple(s for s in (*self.proxy_keys().values(), *upstream, *passwords, *proxies) if s)
 
 
 def _key_problem(key: str, plain: list[str], hybrids: dict[str, HybridBackendConfig]) -> str:

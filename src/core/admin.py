@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from src.core.runtime import Runtime
@@ -28,7 +27,7 @@ async def usage(runtime: Runtime, incoming: Incoming) -> Reply:
         raise InvalidRequest(f"since: {exc}", param="since") from None
     scope = None if runtime.accounting.is_admin(incoming.key_name) else incoming.key_name
     await store.flush()  # so that the answer includes the requests just made
-    summary = await asyncio.to_thread(store.summary, since, group_by, scope)
+    summary = await store.summary(since, group_by, scope)
     return json_reply({**summary, "key": scope or "*"})
 
 

@@ -13,9 +13,10 @@ import contextlib
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 from src.backends.identity import HOP_HEADER
@@ -111,7 +112,7 @@ class App:
         started = time.monotonic()
         meter: Meter | None = None
         key_name, redact = "-", runtime.redact
-        protocol = MESSAGES if scope["path"].startswith("/v1/messages") else CHAT
+        protocol: WireProtocol = MESSAGES if scope["path"].startswith("/v1/messages") else CHAT
         try:
             endpoint, tail = endpoint_for(scope)
             protocol = endpoint.protocol
@@ -148,18 +149,22 @@ class App:
         try:
             self.runtime = runtime = Runtime.build(self.config, transport, self._metrics_dir)
             await runtime.accounting.start()
+            if runtime.sharing is not None:
+                await runtime.sharing.syncer.once()  # leases before the first request
         except BaseException:
             await transport.aclose()
             await send({"type": "lifespan.startup.failed", "message": traceback.format_exc()})
             raise
-        sharing = asyncio.ensure_future(runtime.shared_metrics.run()) if runtime.shared_metrics else None
+        background = [asyncio.ensure_future(task) for task in _background(runtime)]
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
         await self._settled()
-        if sharing is not None:
-            sharing.cancel()
+        for task in background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await sharing
+                await task
+        if runtime.sharing is not None:
+            await runtime.sharing.store.close()
         try:
             try:
                 await runtime.accounting.store.close()  # every usage record is written before exit
@@ -176,6 +181,13 @@ class App:
         deadline = time.monotonic() + SETTLE_WAIT
         while self._active and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
+
+
+def _background(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
+    tasks = [runtime.shared_metrics.run()] if runtime.shared_metrics else []
+    if runtime.sharing is not None:
+        tasks += [runtime.sharing.syncer.run(), runtime.sharing.relay.run()]
+    return tasks
 
 
 def create_app(

@@ -8,7 +8,7 @@ import hashlib
 from src.frontends.incoming import Incoming
 from src.usage.accounting import Accounting
 from src.wire.errors import InvalidRequest, PermissionDenied
-from src.wire.json_body import rewrite
+from src.wire.json_body import without
 
 HEADER = "x-upstream-api-key"
 BODY_FIELD = "openrouter_api_key"  # as agent platforms (Sandstorm) send it
@@ -18,9 +18,7 @@ MAX_KEY = 1024  # characters
 def take_own_key(incoming: Incoming, accounting: Accounting) -> str | None:
     """The client's own upstream key, if it sent one; the body field is removed before forwarding."""
     in_body = incoming.body.get(BODY_FIELD)
-    if BODY_FIELD in incoming.body:
-        incoming.raw = rewrite(incoming.raw, incoming.body, {}, (BODY_FIELD,))
-        incoming.body = type(incoming.body)((k, v) for k, v in incoming.body.items() if k != BODY_FIELD)
+    incoming.raw, incoming.body = without(incoming.raw, incoming.body, (BODY_FIELD,))
     key = incoming.headers.get(HEADER) or in_body
     if key is None:
         return None

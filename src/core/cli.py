@@ -13,11 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from src import __version__
-from src.config import LOG_LEVELS, Config, ConfigError, config_source, is_loopback, load_config
+from src.config import LOG_LEVELS, Config, ConfigError, HybridBackendConfig, config_source, is_loopback, load_config
+from src.config.backends import BackendConfig
+from src.config.proxies import masked as masked_proxy
 from src.core import commands
 from src.core.commands import COMMANDS
 from src.core.log import configure_logging
 from src.core.server import server_options
+from src.usage.store import display_name
 from src.wire.redaction import Redactor
 
 log = logging.getLogger("switchyard")
@@ -113,13 +116,20 @@ def banner(config: Config, workers: int, source: str) -> str:
     """What an operator needs to know first: where it listens, and what it was started with."""
     keys = len(config.proxy_keys())
     auth = "off (--disable-auth)" if config.disable_auth else f"{keys} proxy key{'s' if keys != 1 else ''}"
-    backends = ", ".join(f"{name} ({b.type}{', default' if name == config.default_backend else ''})"
+    backends = ", ".join(f"{name} ({b.type}{', default' if name == config.default_backend else ''}{_via(b)})"
                          for name, b in config.backends.items())  # fmt: skip
     return (
         f"Switchyard {__version__} on http://{config.host}:{config.port} | config: {source} | "
-        f"usage database: {config.usage.database or 'off'} | backends: {backends} | auth: {auth} | "
+        f"usage database: {display_name(config.usage.database)} | backends: {backends} | auth: {auth} | "
         f"forced model: {config.force_model or 'none'} | workers: {workers}"
     )
+
+
+def _via(backend: BackendConfig) -> str:
+    """The forward proxy a backend goes through, its password masked (the logger masks it again)."""
+    if isinstance(backend, HybridBackendConfig) or backend.proxy is None:
+        return ""
+    return f", via {masked_proxy(backend.proxy)}"
 
 
 def serve(config: Config, workers: int = 1, argv: Sequence[str] = (), source: str = "built-in defaults") -> None:

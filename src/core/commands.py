@@ -18,7 +18,7 @@ from src.usage.models_listing import ModelRow, filter_rows, format_table, rows_f
 from src.usage.report import format_summary
 from src.usage.schema import SchemaError
 from src.usage.since import parse_since
-from src.usage.store import GROUPS, UsageStore
+from src.usage.store import GROUPS, UsageDatabaseError, open_store
 from src.wire.errors import UpstreamError
 from src.wire.redaction import Redactor
 
@@ -59,8 +59,8 @@ def _models_parser() -> argparse.ArgumentParser:
 
 
 def _usage(args: argparse.Namespace, config: Config) -> int:
-    path = config.usage.database
-    if path is None:
+    database = config.usage.database
+    if database is None:
         print("switchyard: usage recording is off (usage.database: null)", file=sys.stderr)
         return 2
     try:
@@ -68,10 +68,11 @@ def _usage(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         print(f"switchyard: --since: {exc}", file=sys.stderr)
         return 2
+    store = open_store(database)
     try:
-        summary = UsageStore(path).summary(since, args.by)
-    except (SchemaError, sqlite3.DatabaseError) as exc:
-        print(f"switchyard: usage database {path}: {exc}", file=sys.stderr)
+        summary = asyncio.run(store.summary(since, args.by))
+    except (SchemaError, sqlite3.DatabaseError, UsageDatabaseError) as exc:
+        print(f"switchyard: usage database {store.name}: {exc}", file=sys.stderr)  # the name masks a password
         return 2
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0

@@ -11,7 +11,7 @@ from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
 from src.frontends.reply import Reply, StreamReply
 from src.wire.errors import InternalError, ProxyError
 from src.wire.redaction import Redactor
-from src.wire.sse import SSE_HEADERS, joined
+from src.wire.sse import SSE_HEADERS, Sent, joined
 
 log = logging.getLogger("switchyard.stream")
 SHUTTING_DOWN = ProxyError("the proxy is shutting down and its shutdown_grace is over", status=503)
@@ -36,13 +36,14 @@ async def deliver(reply: Reply, receive: Receive, send: Send, redact: Redactor) 
 
 async def _stream(reply: StreamReply, receive: Receive, send: Send, redact: Redactor) -> None:
     failure: ProxyError | None = None  # what ended the stream, when the proxy ended it
-    watch = cancelled_on_disconnect(receive)
+    watch, sent, ended = cancelled_on_disconnect(receive), Sent(), False
     try:
         async with watch:
             await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *_encoded(reply.headers, redact)]})
             try:
                 async for batch in reply.events:
                     await send({"type": "http.response.body", "body": redact.bytes(joined(batch)), "more_body": True})
+                    sent.add(batch)
             except Exception:
                 # The status line is gone already: a bug here can only end the stream, as an error event.
                 log.exception("stream failed")
@@ -52,10 +53,13 @@ async def _stream(reply: StreamReply, receive: Receive, send: Send, redact: Reda
                     failure = SHUTTING_DOWN  # not the client that left: the server's shutdown_grace is over
                 raise
             finally:
-                if failure is not None:
-                    event = reply.protocol.error_event(failure, failure.message)
+                if failure is not None:  # and the last chunk: also when cancelled, the response must end whole
+                    event = reply.protocol.error_event(failure, failure.message, sent)
                     await send({"type": "http.response.body", "body": event.raw, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    ended = True
+            if not ended:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
     except ClientDisconnected:
         log.debug("client disconnected mid-stream; upstream closed")
     finally:

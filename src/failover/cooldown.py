@@ -11,29 +11,50 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from src.sharing.store import Cooling
+
 T = TypeVar("T")
 MAX_COOLING = 10_000  # routes (or keys) cooling at once; a client's made-up models cannot grow it further
 
 
 class Cooldowns:
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        announce: Callable[[Cooling], None] | None = None,
+    ) -> None:
         self._seconds = seconds
         self._clock = clock
+        self._announce = announce  # tells the other processes (src.sharing), when there are any
         self._routes: dict[str, float] = {}  # "backend:model" -> end of its cooldown
         self._keys: dict[tuple[str, int], float] = {}  # (backend, key position) -> end
 
     def cool_route(self, route: str) -> None:
         self._cool(self._routes, route)
+        if self._announce is not None and self._seconds:
+            self._announce(Cooling("route", route, self._seconds))
 
     def cool_key(self, backend: str, key: int) -> None:
         self._cool(self._keys, (backend, key))
+        if self._announce is not None and self._seconds:
+            self._announce(Cooling("key", f"{backend}#{key}", self._seconds))
 
-    def _cool(self, table: dict[Any, float], item: Any) -> None:
+    def mirror(self, cooling: Cooling) -> None:
+        """A cooldown another process announced; a longer one here is kept."""
+        if cooling.kind == "route":
+            self._cool(self._routes, cooling.name, cooling.seconds)
+        elif cooling.kind == "key":
+            backend, _, position = cooling.name.rpartition("#")
+            if position.isdigit():
+                self._cool(self._keys, (backend, int(position)), cooling.seconds)
+
+    def _cool(self, table: dict[Any, float], item: Any, seconds: float | None = None) -> None:
         if not self._seconds:
             return
         now = self._clock()
-        table.pop(item, None)
-        table[item] = now + self._seconds  # every entry cools as long: the table stays in order of its end
+        until = max(table.pop(item, 0.0), now + (self._seconds if seconds is None else seconds))
+        table[item] = until  # nearly every entry cools as long: the table stays in order of its end
         while table and (len(table) > MAX_COOLING or next(iter(table.values())) <= now):
             del table[next(iter(table))]
 

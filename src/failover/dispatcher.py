@@ -43,7 +43,8 @@ class Attempt:
 class Outbound(Protocol):
     """One client request, as any route of its plan will receive it."""
 
-    call: Call
+    @property
+    def call(self) -> Call: ...
 
     async def send(self, route: Route, key: int | None) -> Answer: ...
 

@@ -14,6 +14,7 @@ import orjson
 
 from src.backends.answer import Answer, BufferedAnswer
 from src.wire.errors import UpstreamUnreachable
+from src.wire.json_body import upstream_json
 from src.wire.protocol import error_in
 from src.wire.sse import Event
 
@@ -49,7 +50,7 @@ async def read_whole(answer: Answer) -> BufferedAnswer:
     body = await answer.read()
     if b'"error"' in body:
         try:
-            payload = orjson.loads(body)
+            payload = upstream_json(body)
         except orjson.JSONDecodeError:
             payload = None
         error = answer.protocol.in_band_error(payload)

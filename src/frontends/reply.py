@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from src.wire.errors import ProxyError
+from src.wire.json_body import dumps
 from src.wire.protocol import WireProtocol
 from src.wire.sse import Event
 
@@ -37,4 +36,4 @@ Reply = BodyReply | StreamReply
 
 
 def json_reply(value: Any, status: int = 200, headers: dict[str, str] | None = None, after: After | None = None) -> BodyReply:
-    return BodyReply(status, orjson.dumps(value), headers or {}, after=after)
+    return BodyReply(status, dumps(value), headers or {}, after=after)  # what orjson cannot write, too

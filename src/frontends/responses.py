@@ -21,6 +21,8 @@ from src.translation.reasoning_carrier import family
 from src.translation.responses_output import ECHOED, Shape, chat_to_response
 from src.translation.responses_stream import ResponsesStream
 from src.wire.errors import InvalidRequest, UpstreamProtocolError
+from src.wire.fields import list_at, object_at, text_at
+from src.wire.json_body import without
 from src.wire.openai_chat import CHAT
 from src.wire.responses import RESPONSES, from_chat_usage, new_id
 
@@ -28,14 +30,15 @@ from src.wire.responses import RESPONSES, from_chat_usage, new_id
 async def create(gateway: Gateway, incoming: Incoming) -> Reply:
     body = incoming.body
     _check(body)
-    items = body.get("input") if isinstance(body.get("input"), list) else []
-    compacting = any(isinstance(item, dict) and item.get("type") == "compaction_trigger" for item in items)
+    compacting = any(text_at(item, "type") == "compaction_trigger" for item in list_at(body, "input"))
     return await _serve(gateway, incoming, compacting, compact_endpoint=False)
 
 
 async def compact(gateway: Gateway, incoming: Incoming) -> Reply:
     """Codex's remote compaction: the conversation summarised on the same route, as a compaction item."""
     _check(incoming.body)
+    # The compacted history is one JSON answer, whatever the body asks.
+    incoming.raw, incoming.body = without(incoming.raw, incoming.body, ("stream",))
     incoming.metered.stream = False
     return await _serve(gateway, incoming, compacting=True, compact_endpoint=True)
 
@@ -95,8 +98,7 @@ def _remember(gateway: Gateway, response_id: str, history: list[dict[str, Any]],
 
 def _compacted(completion: dict[str, Any], shape: Shape, body: dict[str, Any], compact_endpoint: bool) -> dict[str, Any]:
     choices = completion["choices"]
-    message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
-    summary = message.get("content") if isinstance(message, dict) and isinstance(message.get("content"), str) else ""
+    summary = text_at(object_at(choices[0] if choices else None, "message"), "content") or ""
     output = [compaction_item(shape, summary)]
     if compact_endpoint:  # the history it replaces keeps what the user said, as OpenAI's does
         users = [i for i in body.get("input") or [] if isinstance(i, dict) and i.get("role") == "user"]

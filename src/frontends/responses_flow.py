@@ -127,6 +127,9 @@ class CompactionStream(ResponsesStream):
     def _call(self, delta: dict[str, Any], position: int) -> None:
         return None  # told not to call tools: a stray call is no summary
 
+    def _keep_reasoning(self, delta: dict[str, Any]) -> bool:
+        return False  # nor is reasoning, which gets no item of its own here
+
     def finish(self) -> list[Event]:
         if self.done:
             return []

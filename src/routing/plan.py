@@ -74,7 +74,7 @@ class Router:
     force_model: str | None = None
     composites: Mapping[str, Route] = field(default_factory=dict)  # configured composite backends
     fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    _plans: ByteBoundedCache = field(default_factory=ByteBoundedCache, repr=False, compare=False)
+    _plans: ByteBoundedCache[tuple[Route, ...]] = field(default_factory=ByteBoundedCache, repr=False, compare=False)
 
     @classmethod
     def build(cls, composite_legs: Mapping[str, tuple[str, ...]] = MappingProxyType({}), **settings: Any) -> Router:
@@ -164,6 +164,11 @@ def _model_string(requested: object) -> str:
         raise InvalidRequest("'model' is required and must be a non-empty string", param="model")
     if len(requested) > MAX_MODEL_BYTES or len(requested.encode("utf-8", "surrogatepass")) > MAX_MODEL_BYTES:
         raise InvalidRequest(f"'model' is longer than {MAX_MODEL_BYTES} bytes", param="model")
+    if not requested.isascii():
+        try:
+            requested.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate escape (`\ud800`): no upstream or header can carry it
+            raise InvalidRequest("'model' is not valid Unicode (it holds a lone surrogate)", param="model") from None
     return requested
 
 

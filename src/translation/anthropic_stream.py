@@ -9,6 +9,7 @@ whose name has not arrived yet, its argument fragments (D5.5).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -31,9 +32,9 @@ _UNNAMED_TOOL = "unknown_tool"
 _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 
 
-def sse(event: dict) -> bytes:
+def sse(event: dict[str, Any]) -> bytes:
     """`event: <type>` plus `data:`: the Anthropic SDK dispatches on the event name (C4, D5.9)."""
-    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
 class _ToolCall:
@@ -122,7 +123,7 @@ class StreamTranslator:
         self._started = True
         if self._id is None:
             self._id = message_id(chunk.get("id"))
-        message = {
+        message: dict[str, Any] = {
             "id": self._id,
             "type": "message",
             "role": "assistant",

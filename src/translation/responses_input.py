@@ -15,6 +15,7 @@ from typing import Any
 from src.translation.reasoning_carrier import Carrier
 from src.translation.responses_tools import ToolMap
 from src.wire.errors import InvalidRequest
+from src.wire.fields import text_at
 from src.wire.json_body import dumps
 
 log = logging.getLogger("switchyard.responses")
@@ -37,7 +38,7 @@ class Conversation:
         # A previous response's calls, still waiting for their outputs.
         for message in self.messages:
             if message.get("role") == "tool":
-                self._open_calls.discard(message.get("tool_call_id"))  # type: ignore[arg-type]
+                self._open_calls.discard(message.get("tool_call_id"))
             for call in message.get("tool_calls") or ():
                 if isinstance(call, dict) and isinstance(call.get("id"), str):
                     self._open_calls.add(call["id"])
@@ -72,9 +73,9 @@ class Conversation:
             raise InvalidRequest(f"{at}: a call needs a call_id and a name", param=at)
         namespace = item.get("namespace") if isinstance(item.get("namespace"), str) else None
         if item.get("type") == "custom_tool_call":
-            arguments = dumps({"input": item.get("input") if isinstance(item.get("input"), str) else ""}).decode()
+            arguments = dumps({"input": text_at(item, "input") or ""}).decode()
         else:
-            arguments = item.get("arguments") if isinstance(item.get("arguments"), str) else "{}"
+            arguments = text_at(item, "arguments") or "{}"
         function = {"name": self.names.upstream(name, namespace), "arguments": arguments or "{}"}
         self._assistant(calls=True).setdefault("tool_calls", []).append({"id": call_id, "type": "function", "function": function})
         self._open_calls.add(call_id)

@@ -17,6 +17,7 @@ from src.translation.reasoning_carrier import Carrier
 from src.translation.responses_input import REASONING_FIELDS
 from src.translation.responses_tools import ToolMap
 from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
+from src.wire.fields import object_at, text_at
 from src.wire.openai_chat import CHAT
 from src.wire.responses import from_chat_usage, new_id, response_object
 
@@ -75,7 +76,7 @@ def chat_to_response(completion: object, shape: Shape) -> dict[str, Any]:
     if failure := CHAT.in_band_error(completion):
         raise UpstreamStatusError("upstream", failure.status, failure.message, code=failure.code)
     choice = completion["choices"][0] if completion["choices"] and isinstance(completion["choices"][0], dict) else {}
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    message = object_at(choice, "message")
     output: list[dict[str, Any]] = []
     text, fields = reasoning_text(message), {k: message[k] for k in REASONING_FIELDS if message.get(k)}
     if text or fields:
@@ -86,11 +87,10 @@ def chat_to_response(completion: object, shape: Shape) -> dict[str, Any]:
     if isinstance(content, str) and content:
         output.append(message_item(new_id("msg"), content))
     for call in message.get("tool_calls") or []:
-        function = call.get("function") if isinstance(call, dict) and isinstance(call.get("function"), dict) else {}
-        if isinstance(function.get("name"), str) and function["name"]:
-            call_id = call.get("id") if isinstance(call.get("id"), str) and call["id"] else new_id("call")
-            arguments = function.get("arguments") if isinstance(function.get("arguments"), str) else ""
-            output.append(shape.call(function["name"], call_id, new_id("fc"), arguments))
+        function = object_at(call, "function")
+        if name := text_at(function, "name"):
+            call_id = text_at(call, "id") or new_id("call")
+            output.append(shape.call(name, call_id, new_id("fc"), text_at(function, "arguments") or ""))
     status, details = ending(choice.get("finish_reason"))
     return shape.response(status, output, usage=from_chat_usage(completion.get("usage")), incomplete_details=details)
 
@@ -101,6 +101,5 @@ def _custom_input(arguments: str) -> str:
         parsed = orjson.loads(arguments)
     except orjson.JSONDecodeError:
         return arguments
-    if isinstance(parsed, dict) and isinstance(parsed.get("input"), str):
-        return parsed["input"]
-    return arguments
+    found = text_at(parsed, "input")
+    return arguments if found is None else found

@@ -16,6 +16,7 @@ from typing import Any
 from src.translation.anthropic_common import first_choice, reasoning_text
 from src.translation.responses_output import Shape, ending, message_item
 from src.wire.errors import ProxyError, UpstreamStatusError
+from src.wire.fields import list_at, object_at, text_at
 from src.wire.openai_chat import CHAT
 from src.wire.responses import event, failure_code, from_chat_usage, new_id
 from src.wire.sse import Event
@@ -47,6 +48,7 @@ class ResponsesStream:
         self._open: _Item | None = None
         self._calls: dict[int, _Call] = {}
         self._reasoning: dict[str, Any] = {}
+        self._reasoned = False  # a reasoning item was opened: the upstream's reasoning fields have a place
         self._finish: object = None
         self._usage: object = None
 
@@ -57,12 +59,13 @@ class ResponsesStream:
         if failure := CHAT.in_band_error(chunk):
             return events + self.fail(UpstreamStatusError("upstream", failure.status, failure.message, code=failure.code))
         choice = first_choice(chunk)
-        delta = choice.get("delta") if choice and isinstance(choice.get("delta"), dict) else {}
+        delta = object_at(choice, "delta")
         if thought := reasoning_text(delta):
             self._text("reasoning", thought, events)
-        self._keep_reasoning(delta)
-        if isinstance(delta.get("content"), str) and delta["content"]:
-            self._text("message", delta["content"], events)
+        if self._keep_reasoning(delta) and not self._reasoned and self._open is None:
+            self._open_item("reasoning", events)  # reasoning that is only encrypted details: its item opens first
+        if content := text_at(delta, "content"):
+            self._text("message", content, events)
         for position, call in enumerate(delta.get("tool_calls") or []):
             if isinstance(call, dict):
                 self._call(call, position)
@@ -80,6 +83,9 @@ class ResponsesStream:
             return []
         events = self._start()
         self._close(events)
+        if self._reasoning and not self._reasoned:  # details that came after the text: sealed before the calls
+            self._open_item("reasoning", events)
+            self._close(events)
         for index in sorted(self._calls):
             self._emit_call(self._calls[index], events)
         status, details = ending(self._finish)
@@ -92,6 +98,9 @@ class ResponsesStream:
         if self.done:
             return []
         events = self._start()
+        if self._open is not None:  # the item cut short, as far as it got
+            item, self._open = self._open, None
+            self.output[item.index] = self._item_done(item, "incomplete")
         failure = {"code": failure_code(error), "message": error.message}
         response = self.shape.response("failed", self.output, error=failure, usage=from_chat_usage(self._usage))
         events.append(self._event("response.failed", response=response))
@@ -109,67 +118,80 @@ class ResponsesStream:
         item = self._open
         if item is None or item.kind != kind:
             self._close(events)
-            item = self._open = _Item(kind, len(self.output), new_id("rs" if kind == "reasoning" else "msg"))
-            self.output.append({})  # its place, filled when it is done
-            self._opened(item, events)
+            item = self._open_item(kind, events)
+        where = {"item_id": item.id, "output_index": item.index}
+        if kind == "reasoning" and not item.text:  # a summary part only for reasoning that has text
+            part = {"type": "summary_text", "text": ""}
+            events.append(self._event("response.reasoning_summary_part.added", **where, summary_index=0, part=part))
         item.text.append(text)
         self._chars += len(text)
-        where = {"item_id": item.id, "output_index": item.index}
         if kind == "reasoning":
             events.append(self._event("response.reasoning_summary_text.delta", **where, summary_index=0, delta=text))
         else:
             events.append(self._event("response.output_text.delta", **where, content_index=0, delta=text, logprobs=[]))
 
-    def _opened(self, item: _Item, events: list[Event]) -> None:
-        where = {"item_id": item.id, "output_index": item.index}
-        if item.kind == "reasoning":
-            added = {"type": "reasoning", "id": item.id, "summary": []}
+    def _open_item(self, kind: str, events: list[Event]) -> _Item:
+        item = self._open = _Item(kind, len(self.output), new_id("rs" if kind == "reasoning" else "msg"))
+        self.output.append({})  # its place, filled when it is done
+        if kind == "reasoning":
+            self._reasoned = True
+            added: dict[str, Any] = {"type": "reasoning", "id": item.id, "summary": []}
             events.append(self._event("response.output_item.added", output_index=item.index, item=added))
-            part = {"type": "summary_text", "text": ""}
-            events.append(self._event("response.reasoning_summary_part.added", **where, summary_index=0, part=part))
         else:
             added = message_item(item.id, "", "in_progress")
             events.append(self._event("response.output_item.added", output_index=item.index, item=added))
             part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            where = {"item_id": item.id, "output_index": item.index}
             events.append(self._event("response.content_part.added", **where, content_index=0, part=part))
+        return item
 
     def _close(self, events: list[Event]) -> None:
         item, self._open = self._open, None
         if item is None:
             return
         text, where = "".join(item.text), {"item_id": item.id, "output_index": item.index}
-        if item.kind == "reasoning":
+        part: dict[str, Any]
+        if item.kind == "reasoning" and text:
             events.append(self._event("response.reasoning_summary_text.done", **where, summary_index=0, text=text))
             part = {"type": "summary_text", "text": text}
             events.append(self._event("response.reasoning_summary_part.done", **where, summary_index=0, part=part))
-            done = self.shape.reasoning(item.id, text, self._reasoning)
-        else:
+        elif item.kind == "message":
             events.append(self._event("response.output_text.done", **where, content_index=0, text=text, logprobs=[]))
             part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
             events.append(self._event("response.content_part.done", **where, content_index=0, part=part))
-            done = message_item(item.id, text)
             self.message["content"] = (self.message["content"] or "") + text
-        self.output[item.index] = done
+        done = self.output[item.index] = self._item_done(item)
         events.append(self._event("response.output_item.done", output_index=item.index, item=done))
 
-    def _keep_reasoning(self, delta: dict[str, Any]) -> None:
-        """The upstream's own reasoning fields, for the history and the sealed blob."""
+    def _item_done(self, item: _Item, status: str = "completed") -> dict[str, Any]:
+        text = "".join(item.text)
+        if item.kind == "reasoning":
+            return self.shape.reasoning(item.id, text, self._reasoning)
+        return message_item(item.id, text, status)
+
+    def _keep_reasoning(self, delta: dict[str, Any]) -> bool:
+        """Keeps the upstream's own reasoning fields, for the history and the sealed blob; True if any came."""
+        kept = False
         for name in ("reasoning", "reasoning_content"):
-            if isinstance(delta.get(name), str) and delta[name]:
-                self._reasoning[name] = self._reasoning.get(name, "") + delta[name]
-        if isinstance(delta.get("reasoning_details"), list):
-            self._reasoning.setdefault("reasoning_details", []).extend(delta["reasoning_details"])
-        self.message.update(self._reasoning)
+            if text := text_at(delta, name):
+                self._reasoning[name] = self._reasoning.get(name, "") + text
+                kept = True
+        if details := list_at(delta, "reasoning_details"):
+            self._reasoning.setdefault("reasoning_details", []).extend(details)
+            kept = True
+        if kept:
+            self.message.update(self._reasoning)
+        return kept
 
     def _call(self, delta: dict[str, Any], position: int) -> None:
-        index = delta.get("index") if isinstance(delta.get("index"), int) else position
-        call = self._calls.setdefault(index, _Call())
-        function = delta.get("function") if isinstance(delta.get("function"), dict) else {}
-        call.id = call.id or (delta.get("id") if isinstance(delta.get("id"), str) else "")
-        call.name = call.name or (function.get("name") if isinstance(function.get("name"), str) else "")
-        if isinstance(function.get("arguments"), str):
-            call.arguments.append(function["arguments"])
-            self._chars += len(function["arguments"])
+        index = delta.get("index")
+        call = self._calls.setdefault(index if isinstance(index, int) else position, _Call())
+        function = object_at(delta, "function")
+        call.id = call.id or text_at(delta, "id") or ""
+        call.name = call.name or text_at(function, "name") or ""
+        if (arguments := text_at(function, "arguments")) is not None:
+            call.arguments.append(arguments)
+            self._chars += len(arguments)
 
     def _emit_call(self, call: _Call, events: list[Event]) -> None:
         if not call.name:

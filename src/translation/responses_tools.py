@@ -15,6 +15,7 @@ from typing import Any
 
 from src.translation.tool_names import safe_identifier
 from src.wire.errors import InvalidRequest
+from src.wire.fields import text_at
 
 log = logging.getLogger("switchyard.responses")
 MAX_GRAMMAR = 8192  # characters of a custom tool's grammar repeated in its description
@@ -101,10 +102,10 @@ def _function(name: str, tool: dict[str, Any]) -> dict[str, Any]:
 
 
 def _custom(name: str, tool: dict[str, Any]) -> dict[str, Any]:
-    description = tool.get("description") if isinstance(tool.get("description"), str) else ""
+    description = text_at(tool, "description") or ""
     grammar = tool.get("format")
     if isinstance(grammar, dict) and isinstance(grammar.get("definition"), str):
-        syntax = grammar.get("syntax") if isinstance(grammar.get("syntax"), str) else "grammar"
+        syntax = text_at(grammar, "syntax") or "grammar"
         description += f"\n\nThe input must follow this {syntax} grammar:\n{grammar['definition'][:MAX_GRAMMAR]}"
     parameters = {
         "type": "object",

@@ -21,7 +21,7 @@ def safe_identifier(value: str) -> str:
     """
     if _VALID.fullmatch(value):
         return value
-    digest = hashlib.sha256(value.encode()).hexdigest()[:_HASH_LENGTH]
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LENGTH]
     prefix = _INVALID_CHAR.sub("_", value)[: MAX_LENGTH - _HASH_LENGTH - 1]
     return f"{prefix}_{digest}"
 

@@ -22,11 +22,17 @@ class UpstreamRequest:
     timeout: float = 600.0  # longest wait for the next bytes from upstream
     connect_timeout: float = 10.0
     max_body: int = 64 * 1024 * 1024  # bytes a whole read may return, after decoding (max_response_mb)
+    proxy: str | None = None  # http://[user:password@]host:port of a forward proxy to go through
+    ca_bundle: str | None = None  # PEM file of certificate authorities trusted beside the system's
 
 
 class UpstreamResponse(Protocol):
-    status: int
-    headers: Mapping[str, str]  # looked up by lower-case name
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Looked up by lower-case name."""
 
     async def read(self) -> bytes:
         """The whole body, decoded; releases the connection. Past the request's max_body, UpstreamProtocolError."""

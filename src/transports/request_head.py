@@ -31,11 +31,18 @@ def split_url(url: str) -> tuple[Origin, str, str]:
     port = parts.port or default_port
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6, unbracketed by urlsplit
-    return (parts.scheme, parts.hostname, port), target, f"Host: {host}" if port == default_port else f"Host: {host}:{port}"
+    return (
+        (parts.scheme, parts.hostname, port),
+        target,
+        f"Host: {host}" if port == default_port else f"Host: {host}:{port}",
+    )
 
 
-def request_head(method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", host]
+def request_head(
+    method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None, extra: str | None = None
+) -> bytes:
+    """The head; `extra` is one more header line of the proxy's own (Proxy-Authorization)."""
+    lines = [f"{method} {target} HTTP/1.1", host] if extra is None else [f"{method} {target} HTTP/1.1", host, extra]
     offers_codings = False
     for name, value in headers.items():
         if "\r" in value or "\n" in value or "\0" in value or not _is_token(name):

@@ -22,14 +22,19 @@ from src.usage.limits import RECENT, Budgets, KeyLimits, LimitExceeded, Reservat
 from src.usage.metrics import ProxyMetrics, RouteLabels
 from src.usage.pricing import cost_usd
 from src.usage.record import Tokens, UsageRecord
+from src.usage.shared_limits import SharedLimits
 from src.usage.since import period_start
-from src.usage.store import UsageStore
+from src.usage.store import open_store
 from src.wire.errors import LimitReached, PermissionDenied
+
+REFILL_WAIT = 0.5  # seconds a request may wait for its process's lease to be refilled
 
 
 class Accounting:
-    def __init__(self, config: Config, catalog: ModelCatalog, configured_routes: Collection[str] = ()) -> None:
-        self.store = UsageStore(config.usage.database)
+    def __init__(
+        self, config: Config, catalog: ModelCatalog, configured_routes: Collection[str] = (), shared: bool = False
+    ) -> None:
+        self.store = open_store(config.usage.database)
         self.metrics = ProxyMetrics()
         self._labels = RouteLabels((*config.backends, INLINE_COMPOSITE), configured_routes, catalog.knows)
         self._catalog = catalog
@@ -45,16 +50,18 @@ class Accounting:
             for key in config.auth.api_keys
             if key.budget_usd is not None or key.rpm is not None
         }
-        self._budgets = Budgets(limits)
+        # Shared by several processes (src.sharing), or this one's alone.
+        self.limits = SharedLimits(limits, config.redis.budget_when_down) if shared else Budgets(limits)
 
     async def start(self) -> None:
         """Opens the usage store, and loads each budgeted key's spend in its period and its recent costs."""
         await self.store.start()
         now = time.time()
-        for key_name, limits in self._budgets.budgeted().items():
-            since = period_start(limits.budget_period, now)
-            spent, recent = await asyncio.to_thread(self.store.key_history, key_name, since, RECENT)
-            self._budgets.load(key_name, since, spent, recent)
+        periods = {key: period_start(limits.budget_period, now) for key, limits in self.limits.budgeted().items()}
+        # Read together: on PostgreSQL each read is a round trip, and the store's pool serves several at once.
+        histories = await asyncio.gather(*(self.store.key_history(key, since, RECENT) for key, since in periods.items()))
+        for (key_name, since), (spent, recent) in zip(periods.items(), histories, strict=True):
+            self.limits.load(key_name, since, spent, recent)
 
     def byok(self, key_name: str) -> bool:
         """Whether the key may send its own upstream key."""
@@ -75,12 +82,18 @@ class Accounting:
         """Reserve a place for one request of `key_name`, to be served on `first` (then perhaps others);
         a 429 when the key is over its budget or rpm."""
         estimate = 0.0
-        if self._budgets.has_budget(key_name):  # only then is the price worth a look-up
+        if self.limits.has_budget(key_name):  # only then is the price worth a look-up
             answerer = first.answerer
             estimate = estimate_cost(body_bytes, body, await self._pricing(answerer.backend, answerer.model))
         now = time.time()
         try:
-            return self._budgets.admit(key_name, now, estimate)
+            reservation = self.limits.admit(key_name, now, estimate)
+            if reservation is None:  # this process's share is used up, the key's is not: the next sync refills
+                assert isinstance(self.limits, SharedLimits)  # only a lease can run out before its limit
+                await self.limits.refilled(REFILL_WAIT)
+                reservation = self.limits.admit(key_name, time.time(), estimate, final=True)
+            assert reservation is not None  # a final admission is made or refused
+            return reservation
         except LimitExceeded as exc:
             retry = exc.retry_after(now)
             code = "insufficient_quota" if exc.limit == "budget" else "rate_limit_exceeded"
@@ -113,6 +126,6 @@ class Accounting:
 
     def record(self, record: UsageRecord, reservation: Reservation | None) -> None:
         if reservation is not None:
-            self._budgets.settle(reservation, record.cost_usd)
+            self.limits.settle(reservation, record.cost_usd)
         self.store.record(record)
         self.metrics.observe(record, self._labels(record.route, served=record.status < 400))

@@ -144,25 +144,31 @@ class Budgets:
             state.spent = state.reserved = 0.0  # requests in flight from the earlier one count there
             state.period = start
         used = state.spent + state.reserved
-        if used < limits.budget_usd:
-            return
-        resets_at = period_reset(limits.budget_period, now)
-        when = "a total budget does not reset" if resets_at is None else f"resets at {iso_utc(resets_at)}"
-        message = (
-            f"proxy key '{key_name}' is over its {limits.budget_period} budget: "
-            f"{format_usd(used)} spent (including requests in flight) of {format_usd(limits.budget_usd)}; {when}"
-        )
-        raise LimitExceeded(key_name, "budget", used, limits.budget_usd, resets_at, message)
+        if used >= limits.budget_usd:
+            raise budget_refusal(key_name, limits, used, now)
 
     def _check_rpm(self, key_name: str, rpm: int, state: _KeyState, now: float) -> None:
         window = state.admissions
         while window and window[0] <= now - WINDOW:
             window.popleft()
-        if len(window) < rpm:
-            return
-        resets_at = window[0] + WINDOW
-        message = (
-            f"proxy key '{key_name}' is over its rate limit: {len(window)} requests in the last "
-            f"{WINDOW:.0f} s of {rpm} per minute; resets at {iso_utc(resets_at)}"
-        )
-        raise LimitExceeded(key_name, "rpm", len(window), rpm, resets_at, message)
+        if len(window) >= rpm:
+            raise rpm_refusal(key_name, rpm, len(window), window[0] + WINDOW)
+
+
+def budget_refusal(key_name: str, limits: KeyLimits, used: float, now: float) -> LimitExceeded:
+    assert limits.budget_usd is not None
+    resets_at = period_reset(limits.budget_period, now)
+    when = "a total budget does not reset" if resets_at is None else f"resets at {iso_utc(resets_at)}"
+    message = (
+        f"proxy key '{key_name}' is over its {limits.budget_period} budget: "
+        f"{format_usd(used)} spent (including requests in flight) of {format_usd(limits.budget_usd)}; {when}"
+    )
+    return LimitExceeded(key_name, "budget", used, limits.budget_usd, resets_at, message)
+
+
+def rpm_refusal(key_name: str, rpm: int, count: int, resets_at: float) -> LimitExceeded:
+    message = (
+        f"proxy key '{key_name}' is over its rate limit: {count} requests in the last "
+        f"{WINDOW:.0f} s of {rpm} per minute; resets at {iso_utc(resets_at)}"
+    )
+    return LimitExceeded(key_name, "rpm", count, rpm, resets_at, message)

@@ -19,7 +19,7 @@ import orjson
 from src.failover.dispatcher import Attempt
 from src.usage.accounting import Accounting
 from src.usage.limits import Reservation
-from src.usage.record import OK, Tokens, UsageRecord, usage_from
+from src.usage.record import OK, Tokens, UsageRecord, new_request_id, usage_from
 from src.usage.record import Attempt as AttemptRecord
 from src.wire.errors import ProxyError, UpstreamError
 from src.wire.protocol import WireProtocol
@@ -49,6 +49,7 @@ class Meter:
     ended: float | None = None
     recorded: bool = False
     upstream_key: str | None = None  # the fingerprint of the client's own key, when it sent one
+    request_id: str = field(default_factory=new_request_id)  # once per request: the store keeps one record per id
 
     def asked_for(self, body: Mapping[str, Any]) -> None:
         model = body.get("model")
@@ -153,6 +154,7 @@ class Meter:
             ttft_ms=None if self.first_token is None else (self.first_token - self.started) * 1000,
             stream=self.stream,
             upstream_key=self.upstream_key,
+            request_id=self.request_id,
         )
         self.accounting.record(record, self.reservation)
 

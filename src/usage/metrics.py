@@ -75,6 +75,9 @@ class ProxyMetrics:
                     ("backend", "reason"))
         )  # fmt: skip
         self.streams_in_flight = r.add(Gauge(STREAMS_IN_FLIGHT, "Streams being served now."))
+        self.shared_store_down = r.add(
+            Gauge("switchyard_shared_store_down", "1 while the shared store (Redis) cannot be reached.")
+        )
 
     def observe(self, record: UsageRecord, route: str) -> None:
         """`route` is the record's route as a label (RouteLabels)."""

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from src.usage.pricing import format_usd, price_per_token
+from src.wire.fields import object_at
 
 MILLION = Decimal(1_000_000)
 
@@ -38,7 +39,7 @@ def rows_from_catalog(models: Iterable[Mapping[str, Any]], backend: str) -> list
     for model in models:
         if not isinstance(model, Mapping) or not isinstance(model.get("id"), str) or not model["id"]:
             continue
-        pricing = model.get("pricing") if isinstance(model.get("pricing"), Mapping) else {}
+        pricing = object_at(model, "pricing")
         prompt = _per_million(pricing.get("prompt"))
         completion = _per_million(pricing.get("completion"))
         parameters = model.get("supported_parameters")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -44,7 +44,7 @@ class Metric:
             raise ValueError(f"{self.name} takes the labels {self.labelnames}, not {tuple(labels)}")
         return key
 
-    def _capped(self, key: Labels, series: dict[Labels, object]) -> Labels:
+    def _capped(self, key: Labels, series: Mapping[Labels, object]) -> Labels:
         """`key`, or the overflow label set once the metric holds MAX_SERIES others."""
         if key in series or len(series) < MAX_SERIES:
             return key
@@ -79,7 +79,7 @@ class _Values(Metric):
         """The hot path: label values as strings, in `labelnames` order, unchecked."""
         values = self.values
         if key not in values:
-            key = self._capped(key, values)  # type: ignore[arg-type]
+            key = self._capped(key, values)
         values[key] = values.get(key, 0.0) + amount
 
     def snapshot(self) -> list[list[object]]:
@@ -87,7 +87,8 @@ class _Values(Metric):
 
     def merge(self, snapshot: list[list[object]]) -> None:
         for *key, value in snapshot:
-            self.add_at(tuple(map(str, key)), float(value))  # type: ignore[arg-type]
+            assert isinstance(value, int | float)
+            self.add_at(tuple(map(str, key)), float(value))
 
     def _samples(self) -> Iterable[str]:
         for key, value in self.values.items():
@@ -113,7 +114,7 @@ class Gauge(_Values):
         self._add(-amount, labels)
 
     def set(self, value: float, **labels: object) -> None:
-        self.values[self._capped(self._key(labels), self.values)] = value  # type: ignore[arg-type]
+        self.values[self._capped(self._key(labels), self.values)] = value
 
 
 class Histogram(Metric):
@@ -136,7 +137,7 @@ class Histogram(Metric):
         """The hot path: label values as strings, in `labelnames` order, unchecked."""
         series = self.series.get(key)
         if series is None:
-            key = self._capped(key, self.series)  # type: ignore[arg-type]
+            key = self._capped(key, self.series)
             series = self.series.get(key) or self.series.setdefault(key, ([0] * (len(self.buckets) + 1), [0.0]))
         series[0][bisect_left(self.buckets, value)] += 1  # le is inclusive: value == bound goes in that bucket
         series[1][0] += value
@@ -146,11 +147,12 @@ class Histogram(Metric):
 
     def merge(self, snapshot: list[list[object]]) -> None:
         for key, counts, total in snapshot:
-            labels = self._capped(tuple(map(str, key)), self.series)  # type: ignore[call-overload]
+            assert isinstance(key, list) and isinstance(counts, list) and isinstance(total, int | float)
+            labels = self._capped(tuple(map(str, key)), self.series)
             series = self.series.setdefault(labels, ([0] * (len(self.buckets) + 1), [0.0]))
-            for index, count in enumerate(counts):  # type: ignore[arg-type]
+            for index, count in enumerate(counts):
                 series[0][index] += int(count)
-            series[1][0] += float(total)  # type: ignore[arg-type]
+            series[1][0] += float(total)
 
     def _samples(self) -> Iterable[str]:
         names = (*self.labelnames, "le")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 OK = "ok"  # the outcome of an attempt that succeeded; any other outcome is a short failure reason
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,9 @@ class UsageRecord:
     ttft_ms: float | None = None  # time to first token, streams only
     stream: bool = False
     upstream_key: str | None = None  # the fingerprint of a client's own upstream key (byok), never the key
+    # Unique per request: the store skips a record whose id it holds already, so a batch written
+    # again after a commit whose acknowledgement was lost never counts twice.
+    request_id: str = field(default_factory=new_request_id)
 
     @property
     def backend(self) -> str | None:

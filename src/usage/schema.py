@@ -1,8 +1,10 @@
-"""The usage database's schema, its versions and the steps between them.
+"""The usage database's schema, its versions and the steps between them, in SQLite.
 
 The version is SQLite's `PRAGMA user_version`. `MIGRATIONS[n]` takes a database from version
 n to n + 1, inside one transaction, so a database is always at a whole version. A database
-newer than this code is refused rather than guessed at.
+newer than this code is refused rather than guessed at. PostgreSQL has the same columns and the
+same versions (src/usage/stores/postgres_schema.py); the columns and the row of a record
+(`COLUMNS`, `row_of`) are shared.
 
 Attempts are a JSON column of their request rather than a table of their own: they are
 always written and read together with it, a batch stays one `executemany` on one table, and
@@ -57,13 +59,21 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE requests ADD COLUMN upstream_key TEXT")  # a byok key's fingerprint
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+def _v3(conn: sqlite3.Connection) -> None:
+    # SQLite cannot add a NOT NULL column without a default: the store always writes one, and the
+    # rows from before get ids no request can have (a request's is 32 hex digits).
+    conn.execute("ALTER TABLE requests ADD COLUMN request_id TEXT")
+    conn.execute("UPDATE requests SET request_id = 'legacy-' || id")
+    conn.execute("CREATE UNIQUE INDEX requests_request_id ON requests (request_id)")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
     "time", "key_name", "user_agent", "frontend", "requested_model", "route", "backend", "model",
     "status", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens",
-    "cost_usd", "latency_ms", "ttft_ms", "stream", "attempts", "upstream_key",
+    "cost_usd", "latency_ms", "ttft_ms", "stream", "attempts", "upstream_key", "request_id",
 )  # fmt: skip
 ROWS_PER_INSERT = 999 // len(COLUMNS)  # 999: SQLite's limit on a statement's parameters before 3.32
 _ROW = f"({', '.join('?' * len(COLUMNS))})"
@@ -72,11 +82,18 @@ _ROW = f"({', '.join('?' * len(COLUMNS))})"
 def insert_statements(rows: list[tuple[object, ...]]) -> list[tuple[str, list[object]]]:
     """Multi-row INSERTs for `rows`. One statement is one step of SQLite's, and the sqlite3
     module releases the GIL around each step: per row, the writer thread would contend with
-    the event loop for the GIL hundreds of times a batch."""
+    the event loop for the GIL hundreds of times a batch.
+
+    A row whose request id is stored already is skipped. Only that conflict: `INSERT OR IGNORE`
+    would also drop, silently, a row that breaks a NOT NULL constraint, which must be refused
+    (and logged) instead."""
     statements = []
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]
-        sql = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW] * len(chunk))}"
+        sql = (
+            f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW] * len(chunk))} "
+            "ON CONFLICT (request_id) DO NOTHING"
+        )
         statements.append((sql, [value for row in chunk for value in row]))
     return statements
 
@@ -115,15 +132,19 @@ def migrate(conn: sqlite3.Connection, name: str = "usage database") -> int:
 
 def _version(conn: sqlite3.Connection, name: str) -> int:
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.DatabaseError as exc:
         raise SchemaError(f"{name}: not a usage database ({exc})") from None
     if version > SCHEMA_VERSION:
-        raise SchemaError(
-            f"{name}: usage database schema version {version} is newer than this Switchyard "
-            f"supports ({SCHEMA_VERSION}); upgrade Switchyard or point it at another database"
-        )
+        raise newer_schema(name, version, SCHEMA_VERSION)
     return version
+
+
+def newer_schema(name: str, version: int, supported: int) -> SchemaError:
+    return SchemaError(
+        f"{name}: usage database schema version {version} is newer than this Switchyard "
+        f"supports ({supported}); upgrade Switchyard or point it at another database"
+    )
 
 
 def row_of(rec: UsageRecord) -> tuple[object, ...]:
@@ -136,5 +157,5 @@ def row_of(rec: UsageRecord) -> tuple[object, ...]:
         rec.time, rec.key_name, rec.user_agent, rec.frontend, rec.requested_model, rec.route,
         rec.backend, rec.model, rec.status, rec.prompt_tokens, rec.completion_tokens,
         rec.reasoning_tokens, rec.cached_tokens, rec.cost_usd, rec.latency_ms, rec.ttft_ms,
-        int(rec.stream), orjson.dumps(attempts).decode(), rec.upstream_key,
+        int(rec.stream), orjson.dumps(attempts).decode(), rec.upstream_key, rec.request_id,
     )  # fmt: skip

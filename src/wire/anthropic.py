@@ -10,7 +10,7 @@ import orjson
 
 from src.wire.errors import ProxyError
 from src.wire.protocol import InBandError, in_band, meaningful
-from src.wire.sse import Event
+from src.wire.sse import Event, Sent
 
 TYPES = {
     400: "invalid_request_error",
@@ -43,7 +43,7 @@ class Messages:
         """`{"type": "error", "error": {"type", "message"}}`, as the Anthropic SDK parses it."""
         return orjson.dumps({"type": "error", "error": {"type": type_for(error.status), "message": message}})
 
-    def error_event(self, error: ProxyError, message: str) -> Event:
+    def error_event(self, error: ProxyError, message: str, sent: Sent | None = None) -> Event:
         return Event.of({"type": "error", "error": {"type": type_for(error.status), "message": message}}, "error")
 
     def in_band_error(self, payload: object) -> InBandError | None:

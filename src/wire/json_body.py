@@ -24,7 +24,7 @@ _WIDE_INTEGER = re.compile(rb"\d{20}|-\d{19}")
 _DIGITS_TO_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
 
 
-class _StdlibBody(dict):  # type: ignore[type-arg]
+class _StdlibBody(dict[str, Any]):
     """A body only the standard library reads faithfully, so only it may write it back."""
 
 
@@ -39,6 +39,26 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def upstream_json(data: bytes | str) -> Any:
+    """An upstream's JSON. orjson refuses integers past 64 bits (and the standard library those past
+    4,300 digits): those are read by the standard library, the longest as floats, so that an error
+    with an absurd `code` is still seen as an error. Raises orjson.JSONDecodeError for anything else."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        if data.lstrip()[:1] not in (b"{", b"[", "{", "["):
+            raise
+        try:
+            return json.loads(data, parse_int=_any_int)
+        except (ValueError, RecursionError):
+            pass
+        raise
+
+
+def _any_int(text: str) -> int | float:
+    return int(text) if len(text) < 4000 else float(text)
+
+
 def _stdlib_loads(raw: bytes) -> Any:
     try:
         body = json.loads(raw)
@@ -47,6 +67,13 @@ def _stdlib_loads(raw: bytes) -> Any:
     except ValueError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
     return _StdlibBody(body) if isinstance(body, dict) else body
+
+
+def without(raw: bytes, body: dict[str, Any], removed: tuple[str, ...]) -> tuple[bytes, dict[str, Any]]:
+    """The raw body and the parsed one, both without the `removed` top-level fields."""
+    if not any(name in body for name in removed):
+        return raw, body
+    return rewrite(raw, body, {}, removed), type(body)((k, v) for k, v in body.items() if k not in removed)
 
 
 def rewrite(raw: bytes, body: dict[str, Any], changes: dict[str, Any], removed: tuple[str, ...] = ()) -> bytes:
@@ -69,7 +96,7 @@ def dumps(value: Any) -> bytes:
     for what orjson will not write (nesting past its depth limit); too deep for both is a 400."""
     try:
         return orjson.dumps(value)
-    except TypeError:
+    except TypeError:  # also a lone surrogate (`\ud800` in what a client sent), which orjson will not write
         return _stdlib_dumps(value)
 
 

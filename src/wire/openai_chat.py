@@ -10,7 +10,7 @@ import orjson
 from src.wire.completion_stream import completion_as_events
 from src.wire.errors import ProxyError
 from src.wire.protocol import InBandError, in_band, meaningful
-from src.wire.sse import NOT_JSON, Event
+from src.wire.sse import NOT_JSON, Event, Sent
 
 TYPES = {
     400: "invalid_request_error",
@@ -26,7 +26,7 @@ TYPES = {
 }
 DONE = b"data: [DONE]\n\n"
 # Keys of a delta that say nothing yet: a role announcement or an empty delta is not content.
-_NO_CONTENT = (None, "", [], {})
+_NO_CONTENT: tuple[object, ...] = (None, "", [], {})
 
 
 def error_type(error: ProxyError) -> str:
@@ -48,7 +48,7 @@ class ChatCompletions:
         body = {"message": message, "type": error_type(error), "param": error.param, "code": error.code}
         return orjson.dumps({"error": body})
 
-    def error_event(self, error: ProxyError, message: str) -> Event:
+    def error_event(self, error: ProxyError, message: str, sent: Sent | None = None) -> Event:
         """A `data:` object with a truthy `error`: the OpenAI SDK raises APIError on it."""
         body = {"message": message, "type": error_type(error), "param": error.param, "code": error.code or str(error.status)}
         return Event.of({"error": body})

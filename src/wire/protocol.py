@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from src.wire.errors import ProxyError, status_of
-from src.wire.sse import Event
+from src.wire.sse import Event, Sent
 
 # Error types upstreams put in a body or an event, and the status each stands for: Anthropic's
 # types, OpenAI's, and OpenRouter's `error_type` vocabulary.
@@ -73,8 +73,8 @@ class WireProtocol(Protocol):
     def error_body(self, error: ProxyError, message: str) -> bytes:
         """The error as a whole response body."""
 
-    def error_event(self, error: ProxyError, message: str) -> Event:
-        """The event that ends a failed stream; the protocol's SDK raises on it."""
+    def error_event(self, error: ProxyError, message: str, sent: Sent | None = None) -> Event:
+        """The event that ends a failed stream, after what was `sent`; the protocol's SDK raises on it."""
 
     def in_band_error(self, payload: object) -> InBandError | None:
         """A failure reported inside a 200 body or event; None for anything else."""

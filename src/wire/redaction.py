@@ -1,8 +1,9 @@
 """Secrets never leave in a response, a log line or a record.
 
 Every byte that reaches a client passes one Redactor (`src.core.delivery`), and every log line
-passes it too (`RedactingFilter`). A secret is masked as it is, and as JSON writes it (a `/` as
-`\\/`, a `"` or `\\` escaped), since an upstream that echoes a key usually echoes it inside JSON.
+passes it too (`RedactingFilter`). A secret is masked as it is, and as JSON encoders write it (a `/`
+as `\\/`, a `"` or `\\` escaped, `<>&+` as `\\u` escapes), since an upstream that echoes a key
+usually echoes it inside JSON.
 """
 
 from __future__ import annotations
@@ -51,9 +52,21 @@ class Redactor:
         return text[: limit - 3] + "..." if limit >= 3 else text[:limit]
 
 
+# Characters some JSON encoders write as \u escapes although JSON does not ask it: Go's (`<>&`) and
+# .NET's (also `+`, `'` and the backquote), in either case of hex digits.
+_HTML_SAFE_SETS = ("<>&", "<>&+'`")
+
+
 def _forms(secret: str) -> set[str]:
     escaped = json.dumps(secret)[1:-1]
-    return {secret, escaped, escaped.replace("/", "\\/")}
+    forms = {secret, escaped, escaped.replace("/", "\\/")}
+    for characters in _HTML_SAFE_SETS:
+        for spelling in ("\\u{:04x}", "\\u{:04X}"):
+            form = escaped
+            for character in characters:
+                form = form.replace(character, spelling.format(ord(character)))
+            forms.add(form)
+    return forms  # only the forms a secret's own characters make differ are more than one
 
 
 class RedactingFilter(logging.Filter):

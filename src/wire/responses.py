@@ -15,9 +15,10 @@ from typing import Any
 import orjson
 
 from src.wire.errors import ProxyError
+from src.wire.fields import object_at, text_at
 from src.wire.openai_chat import CHAT
 from src.wire.protocol import InBandError, in_band
-from src.wire.sse import Event
+from src.wire.sse import Event, Sent
 
 LAST = (b"response.completed", b"response.incomplete")
 _PREAMBLE = (b"response.created", b"response.in_progress", b"response.queued")
@@ -62,10 +63,15 @@ class Responses:
     def error_body(self, error: ProxyError, message: str) -> bytes:
         return CHAT.error_body(error, message)  # the same envelope as chat completions
 
-    def error_event(self, error: ProxyError, message: str) -> Event:
-        """`response.failed`, for a stream that broke where no translator could end it (a native one)."""
-        failed = response_object(new_id("resp"), "", "failed", error={"code": failure_code(error), "message": message})
-        return event("response.failed", 0, response=failed)
+    def error_event(self, error: ProxyError, message: str, sent: Sent | None = None) -> Event:
+        """`response.failed`, for a stream that broke where no translator could end it: the same response
+        (id, model) as the stream's first event, numbered after its last one, as the SDKs check."""
+        opened = object_at(sent.first.payload if sent and sent.first else None, "response")
+        last = sent.last.payload if sent and sent.last else None
+        number = last.get("sequence_number") if isinstance(last, dict) else None
+        failed = response_object(text_at(opened, "id") or new_id("resp"), text_at(opened, "model") or "", "failed",
+                                 error={"code": failure_code(error), "message": message})  # fmt: skip
+        return event("response.failed", number + 1 if isinstance(number, int) else 0, response=failed)
 
     def in_band_error(self, payload: object) -> InBandError | None:
         """`response.failed`, an `error` event, or a whole response whose status is failed."""
@@ -77,11 +83,11 @@ class Responses:
             return in_band(payload)
         if not isinstance(response, dict) or response.get("status") != "failed":
             return None
-        error = response.get("error")
-        error = error if isinstance(error, dict) else {}
-        status = STATUS_BY_CODE.get(error.get("code")) if isinstance(error.get("code"), str) else None
+        error = object_at(response, "error")
+        code = text_at(error, "code")
+        status = STATUS_BY_CODE.get(code) if code is not None else None
         found = in_band({**error, "code": None})
-        return InBandError(status or found.status, found.message, _text(error.get("code")), found.kind)
+        return InBandError(status or found.status, found.message, code, found.kind)
 
     def is_last(self, event: Event) -> bool:
         return event.name in LAST
@@ -93,8 +99,8 @@ class Responses:
         """A whole response's `usage`, or `response.completed`'s, in chat completions' shape."""
         if not isinstance(payload, dict):
             return None
-        response = payload.get("response") if isinstance(payload.get("response"), dict) else payload
-        usage = response.get("usage")
+        response = payload.get("response")
+        usage = (response if isinstance(response, dict) else payload).get("usage")
         return as_chat_usage(usage) if isinstance(usage, Mapping) else None
 
     def replay(self, body: bytes) -> list[Event] | None:
@@ -130,10 +136,7 @@ def from_chat_usage(usage: object) -> dict[str, Any]:
     """Chat completions' usage as the Responses API reports it (every field present)."""
     usage = usage if isinstance(usage, dict) else {}
     prompt, completion = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
-    prompt_details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
-    completion_details = (
-        usage.get("completion_tokens_details") if isinstance(usage.get("completion_tokens_details"), dict) else {}
-    )
+    prompt_details, completion_details = object_at(usage, "prompt_tokens_details"), object_at(usage, "completion_tokens_details")
     shaped: dict[str, Any] = {
         "input_tokens": prompt,
         "input_tokens_details": {"cached_tokens": _count(prompt_details.get("cached_tokens"))},

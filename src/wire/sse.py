@@ -9,8 +9,11 @@ once, on first use, and kept.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import orjson
+
+from src.wire.json_body import dumps, upstream_json
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 MAX_EVENT = 16 * 1024 * 1024  # bytes of one event; none of an LLM stream's comes near it
@@ -38,7 +41,7 @@ class Event:
     @classmethod
     def of(cls, payload: object, name: str | None = None) -> Event:
         """An event carrying `payload` as JSON, under an `event:` name when the protocol wants one."""
-        data = b"data: " + orjson.dumps(payload) + b"\n\n"
+        data = b"data: " + dumps(payload) + b"\n\n"  # a lone surrogate the client sent, too
         return cls(b"event: " + name.encode() + b"\n" + data if name else data, payload)
 
     @property
@@ -54,7 +57,7 @@ class Event:
         """The data as JSON, parsed once; NOT_JSON when it is none (a comment, `[DONE]`, a fragment)."""
         if self._payload is _UNPARSED:
             try:
-                self._payload = orjson.loads(self.data)
+                self._payload = upstream_json(self.data)
             except orjson.JSONDecodeError:
                 self._payload = NOT_JSON
         return self._payload
@@ -83,6 +86,23 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.raw!r})"
+
+
+@dataclass(slots=True)
+class Sent:
+    """The first and the last event (not a comment) a client has been sent: what a protocol's closing
+    error event may need to continue the stream it ends (the Responses API numbers its events)."""
+
+    first: Event | None = None
+    last: Event | None = None
+
+    def add(self, batch: list[Event]) -> None:
+        if batch and self.first is None:
+            self.first = batch[0]
+        for event in reversed(batch):
+            if not event.raw.startswith(b":"):
+                self.last = event
+                return
 
 
 class EventSplitter:

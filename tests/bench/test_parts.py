@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from bench import upstream
-from bench.checks import intact, pct
+from bench.checks import RESPONSES, content_times, intact, pct, responses_intact, stream_figures
 from bench.httpclient import Response
 
 HEAD = upstream.STREAM_HEAD
@@ -19,7 +21,7 @@ def test_a_stream_fed_one_byte_at_a_time_is_whole_and_never_coalesced() -> None:
     data = stream_bytes(4)
     complete = [response.feed(data[i : i + 1], float(i)) for i in range(len(data))]
     assert complete[-1] and not any(complete[:-1])
-    assert len(response.events) == 6 and response.coalesced == 0
+    assert response.events is not None and len(response.events) == 6 and response.coalesced == 0
     assert intact(response, 4)
 
 
@@ -49,3 +51,39 @@ def test_content_length_body_split_across_reads() -> None:
 def test_nearest_rank_percentiles() -> None:
     values = [float(v) for v in range(1, 101)]
     assert (pct(values, 0.5), pct(values, 0.99), pct([7.0], 0.99)) == (50.0, 99.0, 7.0)
+
+
+def responses_stream(deltas: list[str], terminal: str = "response.completed") -> bytes:
+    def event(name: str, payload: dict) -> bytes:
+        data = json.dumps({"type": name, **payload}).encode()
+        return b"event: %s\ndata: %s\n\n" % (name.encode(), data)
+
+    text = "".join(deltas)
+    done = {"status": "completed", "output": [{"type": "message", "content": [{"type": "output_text", "text": text}]}],
+            "usage": {"input_tokens": 9, "output_tokens": 12, "total_tokens": 21}}
+    body = event("response.created", {"response": {"status": "in_progress"}})
+    body += b"".join(event("response.output_text.delta", {"delta": d}) for d in deltas)
+    body += event(terminal, {"response": done})
+    return b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def test_a_responses_stream_is_intact_with_every_delta_and_one_completed_last() -> None:
+    whole = Response(stream=True)
+    assert whole.feed(responses_stream([f"t{i} " for i in range(3)]), 0.0)
+    assert responses_intact(whole, 3) and len(content_times(whole, RESPONSES)) == 3
+    for broken in (responses_stream(["t0 ", "t2 "]), responses_stream(["t0 ", "t1 ", "t2 "], "response.failed")):
+        response = Response(stream=True)
+        response.feed(broken, 0.0)
+        assert not responses_intact(response, 3)
+
+
+def test_stream_figures_measure_to_the_first_content_and_the_last_event() -> None:
+    response = Response(stream=True)
+    data = responses_stream(["t0 ", "t1 "])
+    for i in range(0, len(data), 40):
+        response.feed(data[i : i + 40], float(i))
+    figures = stream_figures([(0.0, response)], 2, 0, RESPONSES)
+    first_delta = content_times(response, RESPONSES)[0]
+    assert figures["intact"] == 1 and figures["ttfb_p50_ms"] == first_delta * 1e3
+    assert response.events is not None
+    assert figures["total_p50_ms"] == response.events[-1][0] * 1e3 > first_delta * 1e3

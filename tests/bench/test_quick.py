@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ("direct", "baseline", "switchyard", "litellm")
 PROXIES = ("baseline", "switchyard", "litellm")
-OPTIONAL = ("litellm", "switchyard_workers")  # may be skipped, with a reason
+OPTIONAL = ("litellm", "switchyard_workers", "switchyard_redis")  # may be skipped, with a reason
 FIELDS = ("key", "measure", "target", "conditions", "value", "unit", "goal", "met", "skipped")
 
 
@@ -30,6 +30,11 @@ def expected_keys() -> list[str]:
              for figure in ("ttfb_p50", "ttfb_p99", "gap_p50", "gap_p99")]
     keys += [f"{figure}.{target}" for target in ("baseline", "switchyard")
              for figure in ("peak_rss_streams", "streams_intact", "rss_growth")]
+    keys += [f"added_responses_{figure}_{q}.switchyard" for figure in ("total", "ttfb") for q in ("p50", "p99")]
+    keys += ["responses_intact.switchyard"]
+    keys += [f"added_latency_{q}.{target}.c1" for target in ("switchyard_limits", "switchyard_redis")
+             for q in ("p50", "p99")]
+    keys += [f"redis_difference_{q}.switchyard_redis.c1" for q in ("p50", "p99")]
     return [*keys, "upstream_capacity.direct"]
 
 
@@ -42,7 +47,7 @@ def is_number(value: object) -> bool:
 def test_quick_benchmark_produces_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=150)
+                          capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "| measure | target | conditions | value | unit | goal | met? |" in done.stdout
 

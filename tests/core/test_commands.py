@@ -13,7 +13,7 @@ import yaml
 
 from src.core import commands
 from src.core.cli import main
-from src.usage.store import UsageStore
+from src.usage.store import open_store
 from tests.fakes.upstream import FakeUpstream
 from tests.usage.record_helpers import make_record
 
@@ -35,7 +35,7 @@ def write_config(directory: Path, **content: Any) -> str:
 
 def fill(db: Path) -> None:
     now = time.time()
-    store = UsageStore(db)
+    store = open_store(db)
 
     async def write() -> None:
         await store.start()

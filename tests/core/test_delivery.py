@@ -199,8 +199,9 @@ async def test_a_shutdown_mid_stream_ends_it_with_a_503_error_event() -> None:
         await task
     [failure] = upstream.closed
     assert failure is not None and failure.status == 503
-    assert client.bodies() == [FIRST, CHAT.error_event(failure, failure.message).raw]
-    assert b"shutting down" in client.bodies()[-1]
+    assert client.bodies() == [FIRST, CHAT.error_event(failure, failure.message).raw, b""]
+    assert b"shutting down" in client.bodies()[-2]
+    assert_ended(client)  # the chunked response still ends whole
 
 
 # --- every byte and every header passes the Redactor -----------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -24,48 +23,18 @@ from tests.e2e.anthropic_helpers import (
     LOCAL_KEY,
     local_config,
 )
+from tests.e2e.npm_tools import npm_tool
 from tests.fakes.proxy import PROXY_KEY, RunningProxy
 from tests.fakes.scripted import ScriptedUpstream, Step, chunk, usage_chunk
 
 StartProxy = Callable[[Config], RunningProxy]
-REPO = Path(__file__).resolve().parents[2]
-INSTALL_DIR = REPO / ".cache" / "claude-code"
 MODEL = "switchyard-e2e-model"  # passed with --model, so scripts can name it
 CLAUDE_CODE = "2.1.197"  # the version these tests were written against; a new one is a deliberate change
 
 
 @pytest.fixture(scope="session")
 def claude() -> Path:
-    binary = INSTALL_DIR / "node_modules" / ".bin" / "claude"
-    if binary.exists() and _installed_version() == CLAUDE_CODE:
-        return binary
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("Claude Code tests need npm (Node.js) to install @anthropic-ai/claude-code; npm is not on PATH")
-    INSTALL_DIR.mkdir(parents=True, exist_ok=True)
-    command = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(INSTALL_DIR),
-               f"@anthropic-ai/claude-code@{CLAUDE_CODE}"]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired as exc:
-        pytest.skip(f"npm install @anthropic-ai/claude-code timed out after 600 s: {_tail(exc.stderr)}")
-    if done.returncode != 0 or not binary.exists():
-        pytest.skip(f"npm install @anthropic-ai/claude-code failed (exit {done.returncode}, "
-                    f"{binary} {'present' if binary.exists() else 'missing'}): {_tail(done.stderr)}")
-    return binary
-
-
-def _installed_version() -> str | None:
-    manifest = INSTALL_DIR / "node_modules" / "@anthropic-ai" / "claude-code" / "package.json"
-    try:
-        return str(json.loads(manifest.read_text())["version"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def _tail(stderr: str | bytes | None, lines: int = 15) -> str:
-    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr or ""
-    return "\n".join(text.strip().splitlines()[-lines:]) or "(no stderr)"
+    return npm_tool("@anthropic-ai/claude-code", CLAUDE_CODE, "claude-code", "claude", "Claude Code")
 
 
 @pytest.fixture

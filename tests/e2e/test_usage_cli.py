@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from src.usage.store import UsageStore
+from src.usage.store import open_store
 from tests.e2e.usage_helpers import (
     ADMIN_KEY,
     BOB_KEY,
@@ -69,7 +70,7 @@ def test_the_table_shows_requests_tokens_cost_and_error_rate(workdir: Path) -> N
 
 def test_json_is_the_databases_summary(workdir: Path) -> None:
     printed = json.loads(cli(workdir, "--json", "--by", "key"))
-    stored = UsageStore(workdir / "u.db").summary(None, "key")
+    stored = asyncio.run(open_store(workdir / "u.db").summary(None, "key"))
     assert printed["group_by"] == "key" and printed["since"].endswith("Z")
     assert printed["rows"] == stored["rows"] and printed["totals"] == stored["totals"]
     assert [(row["group"], row["requests"], row["errors"]) for row in printed["rows"]] == [

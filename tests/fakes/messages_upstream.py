@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.threaded import ThreadedServer
+from tests.fakes.recording import RecordingUpstream
 
 NATIVE_TEXT = "Hello natively"
 SIGNATURE = "EqQBCkgIARABGAIiQL1native+signature/=="
@@ -74,70 +73,28 @@ STREAM_ERROR = b'event: error\ndata: {"type":"error","error":{"type":"overloaded
 
 
 @dataclass
-class MessagesSeen:
-    path: str
-    query: str
-    headers: dict[str, str]
-    raw: bytes
-
-    @property
-    def body(self) -> Any:
-        return json.loads(self.raw)
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
-
-
-@dataclass
-class MessagesUpstream(ThreadedServer):
-    requests: list[MessagesSeen] = field(default_factory=list)
-    port: int = 0
-    stream_ending: str = "complete"  # or "error", "cut"
-
-    def __post_init__(self) -> None:
-        self._failures: deque[int] = deque()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def fail_next(self, *statuses: int) -> None:
-        self._failures.extend(statuses)
-
-    def reset(self) -> None:
-        self.requests.clear()
-        self._failures.clear()
-        self.stream_ending = "complete"
+class MessagesUpstream(RecordingUpstream):
+    """`stream_ending`: "complete", "error" or "cut"."""
 
     def paths(self) -> list[str]:
         return [seen.path for seen in self.requests]
 
     def routes(self, app: web.Application) -> None:
-        app.router.add_post("/v1/messages", self._messages)
-        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/messages", self._recorded(self._messages))
+        app.router.add_post("/v1/chat/completions", self._recorded(self._chat))
         app.router.add_get("/v1/models", self._models)
 
-    # --- handlers ------------------------------------------------------------------------------
-    async def _record(self, request: web.Request) -> tuple[dict[str, Any], web.Response | None]:
-        raw = await request.read()
-        self.requests.append(MessagesSeen(request.path, request.query_string, dict(request.headers), raw))
-        if self._failures:
-            status = self._failures.popleft()
-            error = {"type": "error", "error": {"type": "api_error", "message": f"native failure {status}"}}
-            return {}, web.json_response(error, status=status)
-        return json.loads(raw), None
+    def error_body(self, status: int) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": "api_error", "message": f"native failure {status}"}}
 
+    # --- handlers ------------------------------------------------------------------------------
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"data": [{"id": "anthropic/claude-sonnet-4"}, {"id": "openai/gpt-4o"}]})
 
-    async def _messages(self, request: web.Request) -> web.StreamResponse:
-        body, failure = await self._record(request)
-        if failure is not None:
-            return failure
+    async def _messages(self, request: web.Request, body: Any) -> web.StreamResponse:
         if not body.get("stream"):
             return web.json_response(native_message(str(body.get("model"))))
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
+        response = await self._event_stream(request)
         if self.stream_ending != "complete":
             await response.write(b"".join(MESSAGE_SSE.split(b"\n\n")[i] + b"\n\n" for i in range(4)))
             if self.stream_ending == "error":
@@ -151,10 +108,7 @@ class MessagesUpstream(ThreadedServer):
             await asyncio.sleep(0.01)
         return response
 
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        body, failure = await self._record(request)
-        if failure is not None:
-            return failure
+    async def _chat(self, request: web.Request, body: Any) -> web.StreamResponse:
         model = str(body.get("model"))
         message = {"role": "assistant", "content": f"Hello from {model}"}
         usage = {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
@@ -162,8 +116,7 @@ class MessagesUpstream(ThreadedServer):
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
             return web.json_response({"id": "gen-chat", "object": "chat.completion", "model": model,
                                       "choices": [choice], "usage": usage})
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
+        response = await self._event_stream(request)
         chunks = [{"delta": {"role": "assistant", "content": message["content"]}, "finish_reason": None},
                   {"delta": {}, "finish_reason": "stop"}]
         for part in chunks:

@@ -1,22 +1,31 @@
-"""An aiohttp app served on 127.0.0.1 from a thread of its own: the fake upstreams that tests
-driving the proxy with synchronous SDKs start once and share."""
+"""Fakes served on 127.0.0.1 from a thread of their own: the upstreams (and the forward proxy) that
+tests driving the proxy with synchronous SDKs start once and share.
+
+`shared(name, make)` gives a test module two fixtures: `<name>_server`, started once for the module,
+and `<name>`, the same server reset for each test:
+
+    hostile_server, hostile = shared("hostile", HostileUpstream)
+"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Self
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, Protocol, Self, TypeVar
 
+import pytest
 from aiohttp import web
 
 
-class ThreadedServer:
-    """A base for the fakes: `routes` adds the handlers; `port` (0: any free one) is set once started."""
+class InThread:
+    """Serves from a thread of its own: `start` returns once `__aenter__` has run in that thread's
+    loop, `stop` ends the loop after `__aexit__`."""
 
-    host = "127.0.0.1"
-    port: int
+    async def __aenter__(self) -> Self:
+        raise NotImplementedError
 
-    def routes(self, app: web.Application) -> None:
+    async def __aexit__(self, *_: object) -> None:
         raise NotImplementedError
 
     def start(self) -> Self:
@@ -35,12 +44,58 @@ class ThreadedServer:
     async def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        async with self:
+            ready.set()
+            await self._stop.wait()
+
+
+class ThreadedServer(InThread):
+    """A base for the fakes: `routes` adds the handlers; `port` (0: any free one) is set once started."""
+
+    host = "127.0.0.1"
+    port: int
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
         app = web.Application()
         self.routes(app)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await runner.setup()
-        await web.TCPSite(runner, self.host, self.port).start()
-        self.port = runner.addresses[0][1]
-        ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._runner.cleanup()
+
+
+class Resettable(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+S = TypeVar("S", bound=Resettable)
+
+
+def shared(name: str, make: Callable[[], S], scope: Literal["module", "session"] = "module") -> tuple[Any, Any]:
+    """The fixtures `<name>_server` (`make()` started, for the whole `scope`) and `<name>` (it, reset)."""
+
+    @pytest.fixture(scope=scope, name=f"{name}_server")
+    def server() -> Iterator[S]:
+        running = make()
+        running.start()
+        yield running
+        running.stop()
+
+    @pytest.fixture(name=name)
+    def fresh(request: pytest.FixtureRequest) -> S:
+        running: S = request.getfixturevalue(f"{name}_server")
+        running.reset()
+        return running
+
+    return server, fresh

@@ -13,7 +13,7 @@ from src.wire.anthropic import MESSAGES
 from src.wire.errors import ProxyError, UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
 from src.wire.openai_chat import CHAT
 from src.wire.protocol import WireProtocol
-from src.wire.sse import Event, joined
+from src.wire.sse import Event, Sent, joined
 from tests.wire.sse_helpers import OPENROUTER_ERROR, batches_of, data, upstream_events
 
 pytestmark = pytest.mark.anyio
@@ -30,10 +30,10 @@ class Spy:
     def __getattr__(self, name: str) -> object:
         return getattr(self.protocol, name)
 
-    def error_event(self, error: ProxyError, message: str) -> Event:
+    def error_event(self, error: ProxyError, message: str, sent: Sent | None = None) -> Event:
         assert message == error.message
         self.errors.append(error)
-        return self.protocol.error_event(error, message)
+        return self.protocol.error_event(error, message, sent)
 
 
 async def relayed(batches: AsyncIterator[list[Event]], spy: Spy, origin: str = "openrouter") -> list[list[Event]]:

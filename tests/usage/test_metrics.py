@@ -119,6 +119,7 @@ def test_proxy_metrics() -> None:
         "switchyard_failovers": "counter",
         "switchyard_upstream_errors": "counter",
         "switchyard_streams_in_flight": "gauge",
+        "switchyard_shared_store_down": "gauge",
     }
     got = samples(text)
 

@@ -1,15 +1,21 @@
-"""The usage store's reads: summaries by key, model, backend or day, and a key's spend."""
+"""The usage stores' reads, on SQLite and on PostgreSQL alike: summaries by key, model, backend or day,
+and a key's spend and recent costs; and both stores' answers to the same records are the same."""
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from src.usage.store import UsageStore
+from src.usage.record import UsageRecord
+from src.usage.store import GROUPS, UsageStore
+from tests.fakes.postgres import fresh_database, run_sync
 from tests.usage.record_helpers import T0, make_record
+from tests.usage.store_helpers import Db, PostgresDb, SqliteDb, db_fixture  # noqa: F401
 
+pytestmark = pytest.mark.anyio
 DAY = 86400.0
 
 DATASET = [
@@ -24,18 +30,23 @@ DATASET = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def filled(tmp_path: Path) -> UsageStore:
-    store = UsageStore(tmp_path / "u.db")
+def filled_store(db: Db, records: list[UsageRecord]) -> UsageStore:
+    """A closed store of `db` that wrote `records` (on a loop of its own, as a proxy that ran before)."""
+    store = db.store()
 
     async def fill() -> None:
         await store.start()
-        for rec in DATASET:
+        for rec in records:
             store.record(rec)
         await store.close()
 
-    asyncio.run(fill())
+    run_sync(fill)
     return store
+
+
+@pytest.fixture
+def filled(db: Db) -> UsageStore:
+    return filled_store(db, DATASET)
 
 
 def table(summary: dict) -> list[tuple]:
@@ -68,24 +79,27 @@ def table(summary: dict) -> list[tuple]:
         ("backend", T0 + 3 * DAY, None, []),
     ],
 )  # fmt: skip
-def test_summary(filled: UsageStore, group_by: str, since: float | None, key_name: str | None, expected: list) -> None:
-    summary = filled.summary(since, group_by, key_name)
+async def test_summary(
+    filled: UsageStore, group_by: str, since: float | None, key_name: str | None, expected: list
+) -> None:
+    summary = await filled.summary(since, group_by, key_name)
     assert (summary["group_by"], table(summary)) == (group_by, expected)
     totals = summary["totals"]
     for field in ("requests", "errors", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens"):
         assert totals[field] == sum(row[field] for row in summary["rows"])
+        assert type(totals[field]) is int
     costs = [row["cost_usd"] for row in summary["rows"] if row["cost_usd"] is not None]
     assert totals["cost_usd"] == (pytest.approx(sum(costs)) if costs else None)
 
 
-def test_summary_since_is_iso(filled: UsageStore) -> None:
-    assert filled.summary(T0, "key")["since"] == "2024-05-01T00:00:00Z"
-    assert filled.summary(None, "key")["since"] is None
+async def test_summary_since_is_iso(filled: UsageStore) -> None:
+    assert (await filled.summary(T0, "key"))["since"] == "2024-05-01T00:00:00Z"
+    assert (await filled.summary(None, "key"))["since"] is None
 
 
-def test_summary_rejects_unknown_group(filled: UsageStore) -> None:
+async def test_summary_rejects_unknown_group(filled: UsageStore) -> None:
     with pytest.raises(ValueError, match="unknown group_by 'user'"):
-        filled.summary(None, "user")
+        await filled.summary(None, "user")
 
 
 @pytest.mark.parametrize(
@@ -93,20 +107,49 @@ def test_summary_rejects_unknown_group(filled: UsageStore) -> None:
     [("alice", None, 0.01), ("alice", T0 + 1, 0.0), ("bob", None, 0.5), ("bob", T0 + 2 * DAY, 0.5),
      ("bob", T0 + 2 * DAY + 1, 0.0), ("carol", None, 0.0)],
 )  # fmt: skip
-def test_spent(filled: UsageStore, key_name: str, since: float | None, expected: float) -> None:
-    assert filled.key_history(key_name, since, 20)[0] == pytest.approx(expected)
+async def test_spent(filled: UsageStore, key_name: str, since: float | None, expected: float) -> None:
+    spent, _ = await filled.key_history(key_name, since, 20)
+    assert spent == pytest.approx(expected) and type(spent) is float
 
 
-def test_key_history_gives_the_latest_known_costs_oldest_first(tmp_path: Path) -> None:
-    store = UsageStore(tmp_path / "u.db")
+async def test_key_history_gives_the_latest_known_costs_oldest_first(db: Db) -> None:
+    records = [make_record(time=T0 + i, cost_usd=cost) for i, cost in enumerate((0.1, None, 0.3, 0.2, 0.4))]
+    records += [make_record(time=T0 + 4, cost_usd=0.7), make_record(time=T0 + 9, cost_usd=9.0, key_name="bob")]
+    store = filled_store(db, records)
+    spent, recent = await store.key_history("alice", None, 3)
+    assert spent == pytest.approx(1.7) and recent == [0.2, 0.4, 0.7]  # the two at the same time: in their order
+    spent, recent = await store.key_history("alice", T0 + 3, 20)
+    assert spent == pytest.approx(1.3) and recent == [0.1, 0.3, 0.2, 0.4, 0.7]
 
-    async def fill() -> None:
-        await store.start()
-        for i, cost in enumerate((0.1, None, 0.3, 0.2, 0.4)):
-            store.record(make_record(time=T0 + i, cost_usd=cost))
-        store.record(make_record(time=T0 + 9, cost_usd=9.0, key_name="bob"))
-        await store.close()
 
-    asyncio.run(fill())
-    assert store.key_history("alice", None, 3) == (pytest.approx(1.0), [0.3, 0.2, 0.4])
-    assert store.key_history("alice", T0 + 3, 20) == (pytest.approx(0.6), [0.1, 0.3, 0.2, 0.4])
+# Ties everywhere (same cost, same count), text that sorts one way bytewise and another by a
+# language's rules (`B` < `_b` < `a` bytewise; `_b` < `a` < `B` in en-US), groups that are NULL,
+# unknown costs, and days that start and end at UTC midnight.
+PARITY = [
+    make_record(time=T0 + i * 21_601.5, key_name=key, route=route, requested_model=model, status=status,
+                cost_usd=cost, prompt_tokens=i, completion_tokens=2 * i)
+    for i, (key, route, model, status, cost) in enumerate(itertools.product(
+        ["B", "_b", "a", "Zed"], [None, "openrouter:x/Y", "local:x/y", "Local:a"], ["m", "M"], [200, 429],
+        [None, 0.25],
+    ))
+] + [make_record(time=T0 + 3 * DAY - 0.001, key_name="a", cost_usd=0.25), make_record(time=T0 + 3 * DAY, key_name="a")]  # fmt: skip
+
+
+async def test_both_stores_give_the_same_answers(tmp_path: Path, postgres_url: str) -> None:
+    sqlite = filled_store(SqliteDb(tmp_path / "u.db"), PARITY)
+    postgres = filled_store(PostgresDb(fresh_database(postgres_url)), PARITY)
+    for group_by, since, key in itertools.product(GROUPS, [None, T0 + DAY, T0 + 3 * DAY], [None, "a", "B", "nobody"]):
+        expected, got = await sqlite.summary(since, group_by, key), await postgres.summary(since, group_by, key)
+        assert _rounded(got) == _rounded(expected), (group_by, since, key)
+    for key, since in itertools.product(["B", "_b", "a", "Zed"], [None, T0 + DAY]):
+        spent, recent = await sqlite.key_history(key, since, 5)
+        pg_spent, pg_recent = await postgres.key_history(key, since, 5)
+        assert pg_spent == pytest.approx(spent) and pg_recent == recent
+
+
+def _rounded(summary: dict[str, Any]) -> dict[str, Any]:
+    def fix(values: dict[str, Any]) -> dict[str, Any]:
+        cost = values["cost_usd"]
+        return {**values, "cost_usd": None if cost is None else round(cost, 9)}
+
+    return {**summary, "totals": fix(summary["totals"]), "rows": [fix(row) for row in summary["rows"]]}

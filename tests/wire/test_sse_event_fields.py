@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from src.wire import sse
+from src.wire.json_body import upstream_json
 from src.wire.sse import NOT_JSON, Event, joined
 
 
@@ -58,22 +59,20 @@ def test_not_json_is_falsy_and_named() -> None:
 
 
 class CountingOrjson:
-    """The `orjson` module as src.wire.sse sees it, counting its parses."""
+    """The JSON reader src.wire.sse parses events with, counting its parses."""
 
     def __init__(self) -> None:
         self.loads_calls = 0
-        self.JSONDecodeError = orjson.JSONDecodeError
-        self.dumps = orjson.dumps
 
     def loads(self, data: Any) -> Any:
         self.loads_calls += 1
-        return orjson.loads(data)
+        return upstream_json(data)
 
 
 @pytest.fixture
 def counting(monkeypatch: pytest.MonkeyPatch) -> CountingOrjson:
     spy = CountingOrjson()
-    monkeypatch.setattr(sse, "orjson", spy)
+    monkeypatch.setattr(sse, "upstream_json", spy.loads)
     return spy
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from src.config import ConfigError
-from src.config.loading import expand_variables, load_config, read_yaml
+from src.config.loading import load_config
+from src.config.yaml_file import expand_variables, read_yaml
 from tests.config.loading_helpers import (
     BACKENDS,
     PROXY_FILE_KEY,
