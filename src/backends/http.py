@@ -5,6 +5,8 @@ Vendors adjust headers and error details in subclasses (`openai`, `openrouter`).
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import partial
@@ -17,9 +19,9 @@ from src.backends.base import Backend, Call
 from src.backends.identity import HOP_HEADER, client_header, identity_headers
 from src.config import Identity
 from src.routing.plan import Route
-from src.transports.base import Transport, UpstreamRequest
+from src.transports.base import Transport, UpstreamRequest, UpstreamResponse
 from src.wire.anthropic import MESSAGES
-from src.wire.errors import UpstreamProtocolError, UpstreamStatusError
+from src.wire.errors import UpstreamError, UpstreamProtocolError, UpstreamStatusError
 from src.wire.json_body import upstream_json
 from src.wire.openai_chat import CHAT
 from src.wire.protocol import InBandError, WireProtocol
@@ -28,6 +30,9 @@ from src.wire.responses import RESPONSES
 from src.wire.sse import MAX_EVENT
 
 MAX_ERROR_TEXT = 500
+# Bytes of an error answer read: its message is near the start, and a huge or endless one must
+# not hold up to max_response_mb per request while the next route is tried.
+MAX_ERROR_BODY = 64 * 1024
 # Native Messages requests keep the client's protocol version and beta features.
 ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")
 FIXED_HEADERS = {"Content-Type": "application/json", HOP_HEADER: "1"}
@@ -87,15 +92,15 @@ class HttpBackend(Backend):
         response = await self._transport.send(request)
         mask = self.mask.with_secrets((own,)) if own else self.mask
         if response.status >= 300:
-            raise self.status_error(response.status, await response.read(), response.headers, mask)
+            raise self.status_error(response.status, await error_body(response), response.headers, mask)
         return HttpAnswer(response, protocol, self.name, partial(self.in_band_failure, mask=mask), self._limits.max_event)
 
     async def list_models(self) -> list[dict[str, Any]]:
         timeout = min(self.config.timeout, MODELS_TIMEOUT)
         response = await self._transport.send(self._request("GET", "/models", {}, None, key_turn=0, timeout=timeout))
-        payload = await response.read()
         if response.status >= 300:
-            raise self.status_error(response.status, payload, response.headers)
+            raise self.status_error(response.status, await error_body(response), response.headers)
+        payload = await response.read()
         try:
             data = orjson.loads(payload)
         except orjson.JSONDecodeError:
@@ -182,7 +187,10 @@ def _error_object(body: str) -> dict[str, Any]:
     try:
         data = upstream_json(body)
     except orjson.JSONDecodeError:
-        return {}
+        try:  # a JSON error followed by more (a body cut at MAX_ERROR_BODY, or a proxy's trailer)
+            data = json.JSONDecoder().raw_decode(body.lstrip())[0]
+        except (ValueError, RecursionError):
+            return {}
     if not isinstance(data, dict):
         return {}
     error = data.get("error", data)
@@ -200,3 +208,21 @@ def _redirect(status: int, headers: Mapping[str, str]) -> str | None:
     if 300 <= status < 400 and location:
         return f"the upstream redirected to {location[:200]}; set base_url to it"
     return None
+
+
+async def error_body(response: UpstreamResponse) -> bytes:
+    """The first MAX_ERROR_BODY bytes of an error answer (what arrived, if it breaks off); the rest is dropped."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async with contextlib.aclosing(response.iter_chunks()) as chunks:  # type: ignore[type-var]
+            async for chunk in chunks:
+                parts.append(chunk)
+                size += len(chunk)
+                if size >= MAX_ERROR_BODY:
+                    break
+    except UpstreamError:
+        pass  # the status says what failed; what the body managed to say is still worth quoting
+    finally:
+        await response.aclose()
+    return b"".join(parts)[:MAX_ERROR_BODY]

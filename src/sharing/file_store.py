@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS live (instance TEXT PRIMARY KEY, seen REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS spent (key TEXT, period TEXT, amount INTEGER NOT NULL, PRIMARY KEY (key, period));
 CREATE TABLE IF NOT EXISTS held (key TEXT, period TEXT, instance TEXT, amount INTEGER NOT NULL,
                                  PRIMARY KEY (key, period, instance));
-CREATE TABLE IF NOT EXISTS rate (key TEXT, second INTEGER, count INTEGER NOT NULL, PRIMARY KEY (key, second));
+CREATE TABLE IF NOT EXISTS rate (key TEXT, second INTEGER, instance TEXT, count INTEGER NOT NULL,
+                                 PRIMARY KEY (key, second, instance));
 CREATE TABLE IF NOT EXISTS cooling (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, name TEXT, until REAL);
 """
 
@@ -56,7 +57,7 @@ class FileStore:
             db.execute("DELETE FROM held WHERE instance NOT IN (SELECT instance FROM live)")
             grants = Grants(
                 budgets=[self._budget(db, instance, report) for report in budgets],
-                rates=[self._rate(db, int(now), report) for report in rates],
+                rates=[self._rate(db, instance, int(now), report) for report in rates],
                 instances=db.execute("SELECT COUNT(*) FROM live").fetchone()[0],
             )
             db.execute("COMMIT")
@@ -77,15 +78,16 @@ class FileStore:
         return BudgetGrant(lease, spent, int(others))
 
     @staticmethod
-    def _rate(db: sqlite3.Connection, second: int, r: RateReport) -> RateGrant:
-        if r.unused > 0 and r.granted_at is not None:
-            db.execute("UPDATE rate SET count = count - ? WHERE key = ? AND second = ?", (r.unused, r.key, r.granted_at))
+    def _rate(db: sqlite3.Connection, instance: str, second: int, r: RateReport) -> RateGrant:
+        if r.unused > 0 and r.granted_at is not None:  # back to the bucket they came from, as in Redis
+            db.execute("UPDATE rate SET count = MAX(count - ?, 0) WHERE key = ? AND second = ? AND instance = ?",
+                       (r.unused, r.key, r.granted_at, instance))  # fmt: skip
         db.execute("DELETE FROM rate WHERE key = ? AND second <= ?", (r.key, second - 60))
         used = db.execute("SELECT TOTAL(count) FROM rate WHERE key = ?", (r.key,)).fetchone()[0]
         grant = max(0, min(r.want, r.rpm - int(used)))
         if grant:
-            db.execute("INSERT INTO rate VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET count = count + ?",
-                       (r.key, second, grant, grant))  # fmt: skip
+            db.execute("INSERT INTO rate VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + ?",
+                       (r.key, second, instance, grant, grant))  # fmt: skip
         return RateGrant(grant, second, int(used) + grant)
 
     async def cool(self, cooling: Cooling) -> None:

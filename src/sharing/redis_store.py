@@ -12,9 +12,18 @@ import orjson
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from src.sharing.store import LIVE_FOR, BudgetGrant, BudgetReport, Cooling, Grants, RateGrant, RateReport, SharedDown
+from src.sharing.store import (
+    LIVE_FOR,
+    SYNC_TIMEOUT,
+    BudgetGrant,
+    BudgetReport,
+    Cooling,
+    Grants,
+    RateGrant,
+    RateReport,
+    SharedDown,
+)
 
-TIMEOUT = 0.5  # seconds a call may take before Redis counts as down: requests never wait for it
 PERIOD_TTL = 40 * 86400  # seconds a period's figures are kept after its last use (a month and then some)
 
 SYNC = """
@@ -54,12 +63,18 @@ for _, b in ipairs(reports.budgets) do
 end
 for _, r in ipairs(reports.rates) do
   local base = prefix .. ':r:' .. r[1]
+  -- One bucket per second and instance: tokens handed back leave only the bucket they came from,
+  -- and none that a restart emptied (another instance's grant of the same second is not touched).
   if r[3] > 0 and r[4] ~= cjson.null then
-    redis.call('HINCRBY', base, r[4], -r[3])
+    local field = r[4] .. ':' .. instance
+    local had = tonumber(redis.call('HGET', base, field) or '0')
+    if had > 0 then
+      redis.call('HINCRBY', base, field, -math.min(r[3], had))
+    end
   end
   local used, buckets = 0, redis.call('HGETALL', base)
   for i = 1, #buckets, 2 do
-    if tonumber(buckets[i]) <= second - 60 then
+    if tonumber(string.match(buckets[i], '^%d+')) <= second - 60 then
       redis.call('HDEL', base, buckets[i])
     else
       used = used + tonumber(buckets[i + 1])
@@ -67,7 +82,7 @@ for _, r in ipairs(reports.rates) do
   end
   local grant = math.max(0, math.min(r[5], r[2] - used))
   if grant > 0 then
-    redis.call('HINCRBY', base, second, grant)
+    redis.call('HINCRBY', base, second .. ':' .. instance, grant)
   end
   redis.call('EXPIRE', base, 120)
   table.insert(out.rates, {grant, second, used + grant})
@@ -79,7 +94,7 @@ return cjson.encode(out)
 class RedisStore:
     def __init__(self, url: str, prefix: str) -> None:
         self._redis = aioredis.Redis.from_url(
-            url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry_on_timeout=False
+            url, socket_timeout=SYNC_TIMEOUT, socket_connect_timeout=SYNC_TIMEOUT, retry_on_timeout=False
         )
         self._prefix = prefix
         self._sync = self._redis.register_script(SYNC)
@@ -123,7 +138,7 @@ class RedisStore:
                 if left > 0:
                     yield Cooling(kind, what, left / 1000)
             while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=TIMEOUT / 2)
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=SYNC_TIMEOUT / 2)
                 if message is not None:
                     kind, what, seconds = orjson.loads(message["data"])
                     yield Cooling(str(kind), str(what), float(seconds))

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+SYNC_TIMEOUT = 0.5  # seconds a sync may take before the store counts as down: requests never wait longer
 LIVE_FOR = 3.0  # seconds an instance that stopped syncing still counts (its leases still held)
 
 

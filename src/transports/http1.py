@@ -219,11 +219,15 @@ class Http1Response:
                     if size > limit:
                         raise TooLarge()  # before the next piece is even made
                     yield piece
+                    # A whole read's consumer never waits, so a compressed body (a bomb, at worst) would be
+                    # inflated up to the limit in one go: other requests get the loop between pieces.
+                    await asyncio.sleep(0)
             for piece in self._decoder.finish() if self._decoder is not None else ():
                 size += len(piece)
                 if size > limit:
                     raise TooLarge()
                 yield piece
+                await asyncio.sleep(0)
         except Exception as exc:
             if not self._released:
                 self._conn.close()  # never reused: the rest of its body is still on the way

@@ -17,6 +17,7 @@ from src.backends.catalog import ModelCatalog
 from src.config import Config, ProxyKey
 from src.routing.plan import Route
 from src.routing.selectors import INLINE_COMPOSITE
+from src.sharing.store import SYNC_TIMEOUT
 from src.usage.estimate import estimate_cost
 from src.usage.limits import RECENT, Budgets, KeyLimits, LimitExceeded, Reservation
 from src.usage.metrics import ProxyMetrics, RouteLabels
@@ -27,7 +28,9 @@ from src.usage.since import period_start
 from src.usage.store import open_store
 from src.wire.errors import LimitReached, PermissionDenied
 
-REFILL_WAIT = 0.5  # seconds a request may wait for its process's lease to be refilled
+# Seconds a request may wait for its process's lease to be refilled: longer than a sync may take, so
+# that a store that hangs is found down (and the process's own share used) before the wait is over.
+REFILL_WAIT = SYNC_TIMEOUT + 0.5
 
 
 class Accounting:
@@ -88,11 +91,9 @@ class Accounting:
         now = time.time()
         try:
             reservation = self.limits.admit(key_name, now, estimate)
-            if reservation is None:  # this process's share is used up, the key's is not: the next sync refills
+            if reservation is None:  # this process's share is used up, the key's is not: a sync refills it
                 assert isinstance(self.limits, SharedLimits)  # only a lease can run out before its limit
-                await self.limits.refilled(REFILL_WAIT)
-                reservation = self.limits.admit(key_name, time.time(), estimate, final=True)
-            assert reservation is not None  # a final admission is made or refused
+                reservation = await self._refilled(key_name, estimate)
             return reservation
         except LimitExceeded as exc:
             retry = exc.retry_after(now)
@@ -123,6 +124,19 @@ class Accounting:
         entry = await self._catalog.model(backend, model)
         pricing = entry.get("pricing") if entry else None
         return pricing if isinstance(pricing, Mapping) else None
+
+    async def _refilled(self, key_name: str, estimate: float) -> Reservation:
+        """Admitted once a sync refills this process's share (a sync already under way may not), refused
+        when none has by REFILL_WAIT."""
+        assert isinstance(self.limits, SharedLimits)
+        deadline = time.monotonic() + REFILL_WAIT
+        while (left := deadline - time.monotonic()) > 0:
+            await self.limits.refilled(left)
+            if (reservation := self.limits.admit(key_name, time.time(), estimate)) is not None:
+                return reservation
+        reservation = self.limits.admit(key_name, time.time(), estimate, final=True)
+        assert reservation is not None  # a final admission is made or refused
+        return reservation
 
     def record(self, record: UsageRecord, reservation: Reservation | None) -> None:
         if reservation is not None:

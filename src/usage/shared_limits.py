@@ -3,14 +3,20 @@
 Each process holds a lease per key: an amount of budget (integer micro-dollars) and a number of
 admissions it may use until its next sync. A request is admitted against the lease in memory;
 a background task (src.sharing.syncer) reports what was used and refills every lease in one call
-per interval. A request that finds its lease used up while the key still has room waits for the
-next refill (at most two intervals), and is refused only when the shared figures say the limit
-is reached.
+per interval. A request that finds its lease used up while the key still has room asks for a
+sync and waits for its refill (src.usage.accounting.REFILL_WAIT at most; the waiting requests'
+demand is part of what the sync asks for), and is refused when the shared figures say the limit
+is reached, or no refill came in time.
 
 The overshoot bounds (when each request costs at most its estimate): a key's spend ends at most
 one estimate past its budget per process (each process admits while its lease is not used up);
-a key's admissions in any 60 s are at most its rpm plus the tokens leased and not yet used, at
-most `want` per process (twice what it admitted in the last interval, and at least 1).
+a key's admissions in any 60 s are at most its rpm plus the tokens each process held unused when
+those 60 s began (a token counts when granted): at most the `want` of its last sync, twice what
+it admitted in the interval before plus what its waiting requests asked for, and at least 1.
+
+A store restarted empty loses its figures: each process sends a floor of each key's spend at every
+sync (the database's spend at its start, plus what it settled since), and the store starts again
+from the largest; tokens a process hands back leave only its own buckets.
 
 When the shared store cannot be reached, each process keeps to its last known share: rpm / the
 number of processes last seen; and for a budget, with `budget_when_down: closed` (the default),
@@ -45,7 +51,8 @@ class _Budget:
     in_flight: int = 0
     settled: int = 0  # since the last report
     demand: int = 0  # reserved since the last report
-    known: int = 0  # the usage database's spend, until a sync has carried it
+    waiting: int = 0  # what requests waiting for a refill want reserved, since the last report
+    known: int = 0  # a floor of the key's spend: the database's at start, plus what settled here since
     spent: int = 0  # the shared spend, as of the last sync
     others: int = 0
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
@@ -56,6 +63,7 @@ class _Rate:
     tokens: int = 0
     granted_at: int | None = None
     demand: int = 0
+    waiting: int = 0  # requests waiting for a refill, since the last report
     used: int = 0  # shared admissions in the last 60 s, as of the last sync
     admitted: deque[float] = field(default_factory=deque)  # this process's, for its share while alone
 
@@ -90,12 +98,14 @@ class SharedLimits:
             return Reservation(key_name, 0.0, None)
         rate, budget = self._rates.get(key_name), self._budgets.get(key_name)
         if rate is not None and not self._rate_allows(key_name, limits, rate, now, final):
+            rate.waiting += 1  # so that the next sync asks for enough
             return None
         reserved = 0
         if budget is not None:
             self._roll(budget, limits, now)
             reserved = micros(max(max(budget.recent, default=0.0), estimate))
             if not self._budget_allows(key_name, limits, budget, now, final):
+                budget.waiting += reserved
                 return None
             budget.used += reserved
             budget.in_flight += reserved
@@ -138,14 +148,18 @@ class SharedLimits:
     def reports(self) -> tuple[list[BudgetReport], list[RateReport]]:
         budgets = [
             BudgetReport(name, _period_id(b.period), micros(self._limits[name].budget_usd or 0), b.settled, b.in_flight,
-                         max(2 * b.demand, micros(max(b.recent, default=0.0)), 1), b.known)
+                         max(2 * b.demand + b.waiting, micros(max(b.recent, default=0.0)), 1), b.known)
             for name, b in self._budgets.items()
         ]  # fmt: skip
         rates = []
         for name, r in self._rates.items():
             rpm = self._limits[name].rpm or 0
-            rates.append(RateReport(name, rpm, max(r.tokens, 0), r.granted_at, min(max(2 * r.demand, 1), rpm)))
+            rates.append(RateReport(name, rpm, max(r.tokens, 0), r.granted_at, min(max(2 * r.demand + r.waiting, 1), rpm)))
             r.tokens = min(r.tokens, 0)  # handed back; refilled by the grant
+        for budget in self._budgets.values():
+            budget.waiting = 0  # those still short ask again
+        for rate in self._rates.values():
+            rate.waiting = 0
         return budgets, rates
 
     def apply(self, budgets: list[BudgetReport], rates: list[RateReport], grants: Grants) -> None:
@@ -154,7 +168,9 @@ class SharedLimits:
             budget.lease, budget.spent, budget.others = grant.lease, grant.spent, grant.others
             budget.settled -= report.settled
             budget.used -= report.settled  # now in the shared spend
-            budget.known, budget.demand = 0, 0
+            # Sent at every sync: a store restarted empty starts again from this floor, not from nothing.
+            budget.known += report.settled
+            budget.demand = 0
         for rate_report, rate_grant in zip(rates, grants.rates, strict=True):
             rate = self._rates[rate_report.key]
             rate.tokens += rate_grant.tokens
@@ -184,18 +200,19 @@ class SharedLimits:
             return True
         if rate.tokens > 0:
             return True
-        if final or rate.used >= rpm:
-            raise rpm_refusal(key_name, rpm, max(rate.used, rpm), now + WINDOW)
+        if final or rate.used >= rpm:  # final: no share came in time, though the figures left room
+            raise rpm_refusal(key_name, rpm, rate.used, now + WINDOW)
         return False
 
     def _budget_allows(self, key_name: str, limits: KeyLimits, budget: _Budget, now: float, final: bool) -> bool:
         if budget.used < budget.lease:
             return True
-        room = micros(limits.budget_usd or 0) - budget.spent - budget.others - budget.used
+        spent = max(budget.spent, budget.known)  # the floor counts when no sync has happened yet
+        room = micros(limits.budget_usd or 0) - spent - budget.others - budget.used
         if self.alone and self._open_when_down and room > 0:
             return True
         if self.alone or final or room <= 0:
-            used = (budget.spent + budget.others + budget.used) / MICRO
+            used = (spent + budget.others + budget.used) / MICRO
             raise budget_refusal(key_name, limits, used, now)
         return False
 

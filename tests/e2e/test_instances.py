@@ -116,9 +116,6 @@ def wait_rows(proxies: list[RunningProxy], database: str, count: int, seconds: f
         time.sleep(0.1)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="src bug: after one refill wait, `final` refuses though the key has room"
-)
 @pytest.mark.parametrize(
     "limits", [{"rpm": RPM}, {"budget_usd": BUDGET, "budget_period": "total"}], ids=["rpm", "budget"]
 )

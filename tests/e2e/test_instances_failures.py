@@ -146,9 +146,6 @@ def carol(proxies: list[RunningProxy]) -> tuple[list[int], list[int]]:
     return on_first, [one(proxies[n % 2 + 1], CAROL_KEY).status_code for n in range(10)]
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="src bug: tokens handed back to a Redis restarted empty go negative"
-)
 def test_once_redis_is_back_empty_an_rpm_is_never_exceeded_across_instances(
     scripted: ScriptedUpstream, start_proxy: Start, redis: RedisServer
 ) -> None:
@@ -176,7 +173,6 @@ def test_a_redis_that_hangs_holds_no_request_long(
         assert {gauge(p) for p in proxies} == {1.0}
     assert waited < 5  # a guard: no request waited for Redis to wake
     assert answered[9:] == [200] * 9  # bob has no limit: nothing to wait for
-    # alice's should all be 200; some are refused now and then (tests/sharing/test_admission.py, xfail'd):
-    assert set(answered[:9]) <= {200, 429}
+    assert set(answered[:9]) == {200}  # alice's, on each instance's share while the store was down
     assert wait_until(lambda: all(store_state(p) == "up" for p in proxies))
     assert {gauge(p) for p in proxies} == {0.0}

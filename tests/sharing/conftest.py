@@ -39,8 +39,9 @@ class Backing:
         name = f"{self.prefix}:r:{quote(key, safe='')}"
         buckets = await client.hgetall(name)
         await client.delete(name)
-        for second, count in buckets.items():
-            await client.hset(name, str(int(second) - seconds), count)
+        for field, count in buckets.items():  # `<second>:<instance>`
+            second, _, instance = field.decode().partition(":")
+            await client.hset(name, f"{int(second) - seconds}:{instance}", count)
         await client.aclose()
 
 

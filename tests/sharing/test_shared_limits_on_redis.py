@@ -60,9 +60,6 @@ async def test_three_processes_share_one_budget(redis: RedisServer) -> None:
             await process.store.close()
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="src bug: a Redis restarted empty forgets the key's spend (re-granted)"
-)
 async def test_a_budget_spent_before_redis_restarts_empty_stays_spent(redis: RedisServer) -> None:
     process = Process(redis.url, redis.prefix(), budget_usd=1.0)
     try:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from src.sharing.file_store import FileStore
-from src.sharing.redis_store import TIMEOUT, RedisStore
+from src.sharing.redis_store import RedisStore
+from src.sharing.store import SYNC_TIMEOUT as TIMEOUT
 from src.sharing.store import BudgetReport, Cooling, RateReport, SharedDown, SharedStore
 from tests.fakes.redis import RedisServer, free_port, redis_fixture  # noqa: F401
 from tests.sharing.conftest import Backing

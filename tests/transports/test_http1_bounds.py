@@ -83,6 +83,27 @@ async def test_a_gzip_bomb_read_whole_stops_at_max_body_in_bounded_memory(transp
     assert len(seen.connections) == 2  # the bomb's connection was dropped, never pooled
 
 
+async def test_other_tasks_run_while_a_compressed_body_is_inflated(transport: Http1Transport) -> None:
+    turns = 0
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    async with scripted([ok(gzip_bomb(), "Content-Encoding: gzip")]) as seen:
+        response = await asyncio.wait_for(transport.send(request(f"{seen.url}/", max_body=32 * MiB)), GUARD)
+        task = asyncio.ensure_future(ticker())
+        await asyncio.sleep(0)
+        before = turns
+        with pytest.raises(UpstreamProtocolError):
+            await asyncio.wait_for(response.read(), GUARD)
+        task.cancel()
+    # 32 MiB arrive as pieces of PIECE bytes; the loop had a turn between any two of them.
+    assert turns - before >= 32 * MiB // PIECE
+
+
 async def test_a_gzip_bomb_streamed_comes_in_bounded_pieces(transport: Http1Transport) -> None:
     async with scripted([ok(gzip_bomb(), "Content-Encoding: gzip"), ok(b"after")]) as seen:
         response = await asyncio.wait_for(transport.send(request(f"{seen.url}/", max_body=MiB)), GUARD)
