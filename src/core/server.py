@@ -36,7 +36,10 @@ HEAD_TOO_SLOW = _refusal(b"408 Request Timeout", "request_timeout", "the request
 
 
 class GuardedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a bounded head and a body that may not stall."""
+    """uvicorn's httptools protocol with a bounded head and a body that may not stall.
+
+    One timer a request: body bytes only note the time, and the timer, when it fires early, sets
+    itself again for what is left (a timer set again for each chunk would cost far more)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -45,11 +48,12 @@ class GuardedProtocol(HttpToolsProtocol):
         self._body_timeout = config.request_body_timeout
         self._in_head = True
         self._head_bytes = 0
+        self._heard = 0.0  # when the body last sent something
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self._head_timeout, HEAD_TOO_SLOW)
+        self._arm(self._head_timeout)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -61,15 +65,16 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head, self._head_bytes = True, 0
-        self._arm(self._head_timeout, HEAD_TOO_SLOW)
+        self._arm(self._head_timeout)
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._arm(self._body_timeout, None)
+        self._in_head, self._heard = False, self.loop.time()
+        if self._body_timeout < self._head_timeout:  # else the head's timer fires first, and sets itself again
+            self._arm(self._body_timeout)
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        self._arm(self._body_timeout, None)
+        self._heard = self.loop.time()
         super().on_body(body)
 
     def on_message_complete(self) -> None:
@@ -80,14 +85,25 @@ class GuardedProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
-    def _arm(self, seconds: float, answer: bytes | None) -> None:
+    def _arm(self, seconds: float) -> None:
         self._disarm()
-        self._timer = self.loop.call_later(seconds, self._refuse, answer)
+        self._timer = self.loop.call_later(seconds, self._expired)
 
     def _disarm(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self._in_head:
+            self._refuse(HEAD_TOO_SLOW)
+            return
+        quiet = self.loop.time() - self._heard
+        if quiet < self._body_timeout:  # the body spoke since: wait for what is left of its time
+            self._timer = self.loop.call_later(self._body_timeout - quiet, self._expired)
+            return
+        self._refuse(None)
 
     def _refuse(self, answer: bytes | None) -> None:
         """Answers (a head's problem) or just drops (a stalled body, whose request is under way) and closes."""

@@ -30,7 +30,7 @@ CLIENT_LEFT = 499  # as nginx names it: the client went away before the answer w
 MAX_MODEL_TEXT = 200  # characters of the requested model kept in a record
 
 
-@dataclass
+@dataclass(slots=True)
 class Meter:
     accounting: Accounting
     key_name: str

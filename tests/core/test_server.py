@@ -179,6 +179,18 @@ def test_a_stalled_body_is_dropped_and_recorded_as_499(serve: StartProxy, tmp_pa
     assert httpx.get(f"{proxy.url}/health", timeout=GUARD).status_code == 200
 
 
+def test_a_body_gets_its_own_time_when_it_is_longer_than_the_heads(serve: StartProxy) -> None:
+    proxy = serve(request_header_timeout=0.3, request_body_timeout=0.8)
+    with connect(proxy) as sock:
+        started = time.monotonic()
+        sock.sendall(post_head("/v1/messages/count_tokens", 500) + b"{")
+
+        assert until_closed(sock) == b""
+        waited = time.monotonic() - started
+
+    assert 0.7 < waited < GUARD  # the head's 0.3 s passed, and the body still had its 0.8 s
+
+
 def test_a_stalled_body_on_an_unmetered_endpoint_is_dropped(serve: StartProxy) -> None:
     proxy = serve(request_body_timeout=0.5)
     with connect(proxy) as sock:

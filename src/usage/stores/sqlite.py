@@ -78,8 +78,8 @@ class SqliteStore(UsageStore):
                 log.warning("usage store is closed: a record of %s was not kept", rec.requested_model)
                 return
             self._queue.put_nowait(rec)
-            if self._queue.qsize() >= self.batch_size:
-                self._wake.set()
+            if self._queue.qsize() >= self.batch_size and not self._wake.is_set():
+                self._wake.set()  # under load the queue stays full: set() takes a lock, is_set() does not
         except Exception:  # recording must never break a request
             log.exception("cannot queue a usage record")
 
