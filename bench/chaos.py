@@ -19,7 +19,6 @@ import asyncio
 import dataclasses
 import json
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from bench.chaos_verdict import ERROR, GARBLED, INTACT, Verdict, verdict
 from bench.checks import expected_text
 from bench.httpclient import Connection, connect, request_bytes
 from bench.load import Sampler, raise_open_files_limit
-from bench.procs import Children, StartError, free_port
+from bench.procs import Children, StartError, free_port, stop_on_sigterm
 from bench.procstat import hwm_kb, machine, tree
 from bench.upstream import run
 
@@ -216,10 +215,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -227,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = dataclasses.replace(plan, streams=args.streams)
     if args.max_response_mb:
         plan = dataclasses.replace(plan, max_response_mb=args.max_response_mb)
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     raise_open_files_limit()
     workdir = Path(tempfile.mkdtemp(prefix="switchyard-chaos-"))
     children = Children(workdir)

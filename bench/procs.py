@@ -106,3 +106,12 @@ class Children:
     def stop_all(self) -> None:
         while self.running:
             self.stop(self.running[-1])
+
+
+def stop_on_sigterm() -> None:
+    """A SIGTERM ends the run as an exception would: the children are stopped on the way out."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from bench.control import Load, merged, pids, shared_store
 from bench.figures import LIMITS, REDIS, build_rows
 from bench.load import raise_open_files_limit
 from bench.plan import FULL, QUICK, Plan
-from bench.procs import Children, StartError
+from bench.procs import Children, StartError, stop_on_sigterm
 from bench.procstat import foreign_load, machine, own_cpu, system_cpu
 from bench.redis_server import redis_missing, start_redis
 from bench.report import header, markdown, write_json
@@ -204,17 +203,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.workers < 1:
         print("bench: --workers must be at least 1", file=sys.stderr)
         return 2
     plan = QUICK if args.quick else FULL
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     raise_open_files_limit()  # inherited by every child: 1,000 streams need 2,000+ sockets in a proxy
     workdir = Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
     children = Children(workdir)

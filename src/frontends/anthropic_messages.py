@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-import orjson
-
 from src.backends.answer import Answer
 from src.backends.base import Backend, Call
 from src.frontends.anthropic_stream import translated
@@ -28,9 +26,9 @@ from src.translation.anthropic_stream import StreamTranslator
 from src.translation.token_estimate import estimate_input_tokens
 from src.translation.tool_names import ToolNames
 from src.wire.anthropic import MESSAGES
-from src.wire.errors import InvalidRequest, UpstreamProtocolError
+from src.wire.errors import InvalidRequest
 from src.wire.json_body import dumps
-from src.wire.openai_chat import CHAT
+from src.wire.openai_chat import CHAT, completion_of
 
 
 @dataclass
@@ -83,7 +81,7 @@ async def messages(gateway: Gateway, incoming: Incoming) -> Reply:
     if meter.stream:
         translator = StreamTranslator(body["model"], outbound.names, stop_sequences=stop_sequences)
         return stream_reply(served, meter, MESSAGES, headers, partial(translated, translator=translator))
-    completion = _completion(await answer.read(), served.route.backend)
+    completion = completion_of(await answer.read(), served.route.backend)
     meter.saw_usage(CHAT.usage(completion))
     message = chat_to_message(completion, body["model"], outbound.names, stop_sequences=stop_sequences)
     return json_reply(message, headers=headers, after=meter.finish)
@@ -109,13 +107,3 @@ def _check(body: dict[str, Any]) -> None:
 def _stop_sequences(body: dict[str, Any]) -> tuple[str, ...]:
     stops = body.get("stop_sequences")
     return tuple(s for s in stops if isinstance(s, str)) if isinstance(stops, list) else ()
-
-
-def _completion(payload: bytes, backend: str) -> dict[str, Any]:
-    try:
-        completion = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        completion = None
-    if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
-        raise UpstreamProtocolError(backend, "answered with something that is not a chat completion")
-    return completion

@@ -10,8 +10,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import orjson
-
 from src.frontends.gateway import Gateway
 from src.frontends.incoming import Incoming
 from src.frontends.reply import BodyReply, Reply, json_reply
@@ -20,10 +18,10 @@ from src.frontends.serving import admit, call_of, dispatch, stream_reply
 from src.translation.reasoning_carrier import family
 from src.translation.responses_output import ECHOED, Shape, chat_to_response
 from src.translation.responses_stream import ResponsesStream
-from src.wire.errors import InvalidRequest, UpstreamProtocolError
+from src.wire.errors import InvalidRequest
 from src.wire.fields import list_at, object_at, text_at
 from src.wire.json_body import without
-from src.wire.openai_chat import CHAT
+from src.wire.openai_chat import CHAT, completion_of
 from src.wire.responses import RESPONSES, from_chat_usage, new_id
 
 
@@ -63,7 +61,7 @@ async def _serve(gateway: Gateway, incoming: Incoming, compacting: bool, compact
         keep = partial(_keep, gateway, body, translation.history)
         step = partial(translated, translator=kind(shape, gateway.max_response), origin=served.route.backend, on_done=keep)
         return stream_reply(served, meter, RESPONSES, headers, step)
-    completion = _completion(await answer.read(), served.route.backend)
+    completion = completion_of(await answer.read(), served.route.backend)
     meter.saw_usage(CHAT.usage(completion))
     if compacting:
         return json_reply(_compacted(completion, shape, body, compact_endpoint), headers=headers, after=meter.finish)
@@ -105,14 +103,3 @@ def _compacted(completion: dict[str, Any], shape: Shape, body: dict[str, Any], c
         return {"id": new_id("resp"), "object": "response.compaction", "created_at": shape.created,
                 "output": [*users, *output], "usage": from_chat_usage(completion.get("usage"))}  # fmt: skip
     return shape.response("completed", output, usage=from_chat_usage(completion.get("usage")))
-
-
-def _completion(payload: bytes, backend: str) -> dict[str, Any]:
-    try:
-        completion = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        completion = None
-    if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
-        raise UpstreamProtocolError(backend, "answered with something that is not a chat completion")
-    return completion
-

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from src.wire.completion_stream import completion_as_events
-from src.wire.errors import ProxyError
+from src.wire.errors import ProxyError, UpstreamProtocolError
 from src.wire.protocol import InBandError, in_band, meaningful
 from src.wire.sse import NOT_JSON, Event, Sent
 
@@ -107,3 +107,14 @@ def _first_choice(payload: dict[str, Any]) -> dict[str, Any] | None:
 
 
 CHAT = ChatCompletions()
+
+
+def completion_of(payload: bytes, origin: str) -> dict[str, Any]:
+    """A whole chat completion from an upstream's answer; UpstreamProtocolError for anything else."""
+    try:
+        completion = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        completion = None
+    if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
+        raise UpstreamProtocolError(origin, "answered with something that is not a chat completion")
+    return completion

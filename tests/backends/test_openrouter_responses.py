@@ -86,7 +86,7 @@ async def test_error_with_empty_body(router) -> None:
 async def test_redirect_becomes_502(router, status: int) -> None:
     error = await chat_error(router, status, headers={"Location": "https://elsewhere.test/"})
     assert error.status == 502
-    assert error.message.startswith(NAME)
+    assert error.message == f"{NAME}: the upstream redirected to https://elsewhere.test/; set base_url to it"
 
 
 # --- models --------------------------------------------------------------------------------

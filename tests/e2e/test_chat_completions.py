@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import openai
+from openai.types.chat import (
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessageFunctionToolCall,
+    ChatCompletionMessageParam,
+)
 
 from tests.fakes.proxy import PROXY_KEY, UPSTREAM_KEY, config_for
 from tests.fakes.upstream import USAGE, FakeUpstream
 
-MESSAGES = [{"role": "user", "content": "hi"}]
-TOOLS = [
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+TOOLS: list[ChatCompletionFunctionToolParam] = [
     {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}},
 ]
 
@@ -56,6 +62,7 @@ def test_streamed_parallel_tool_call_arguments_arrive_intact(client: openai.Open
         final = stream.get_final_completion()
 
     calls = final.choices[0].message.tool_calls
+    assert calls is not None
     assert [c.id for c in calls] == ["call_a", "call_b"]
     assert [c.function.name for c in calls] == ["get_weather", "get_time"]
     assert json.loads(calls[0].function.arguments) == {"city": "Paris, \u00e9"}
@@ -67,13 +74,15 @@ def test_non_streamed_tool_calls(client: openai.OpenAI, upstream: FakeUpstream) 
     response = client.chat.completions.create(model="x/tools", messages=MESSAGES, tools=TOOLS, tool_choice="auto")
 
     calls = response.choices[0].message.tool_calls
-    assert [json.loads(c.function.arguments) for c in calls] == [{"city": "Paris"}, {"tz": "Europe/Paris"}]
+    assert calls is not None
+    functions = [c.function for c in calls if isinstance(c, ChatCompletionMessageFunctionToolCall)]
+    assert [json.loads(f.arguments) for f in functions] == [{"city": "Paris"}, {"tz": "Europe/Paris"}]
     assert upstream.last().body["tools"] == TOOLS
     assert upstream.last().body["tool_choice"] == "auto"
 
 
 def test_fields_the_proxy_does_not_own_pass_through_untouched(client: openai.OpenAI, upstream: FakeUpstream) -> None:
-    extra = {
+    extra: dict[str, Any] = {
         "provider": {"order": ["anthropic"], "allow_fallbacks": False},
         "models": ["openai/gpt-4o", "anthropic/claude-3.5-sonnet"],
         "reasoning": {"effort": "high", "exclude": True},

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from src.config import Config
 from tests.fakes.proxy import PROXY_KEY, UPSTREAM_KEY, RunningProxy, config_for
 from tests.fakes.upstream import FakeUpstream
 
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 def _post(proxy: RunningProxy, content: bytes | str, **headers: str) -> httpx.Response:
@@ -29,6 +31,12 @@ def _error(response: httpx.Response) -> dict:
     assert set(body) == {"error"}
     assert set(body["error"]) == {"message", "type", "param", "code"}
     return body["error"]
+
+
+def _body(error: openai.APIError) -> dict[str, Any]:
+    """The error object the SDK parsed from the answer (the envelope's `error`)."""
+    assert isinstance(error.body, dict)
+    return error.body
 
 
 @pytest.mark.parametrize(
@@ -54,7 +62,7 @@ def test_upstream_status_reaches_the_client_with_the_backend_and_upstream_messag
         client.chat.completions.create(model=f"x/error-{status}", messages=MESSAGES)
 
     assert raised.value.status_code == status
-    message = raised.value.body["message"]
+    message = _body(raised.value)["message"]
     assert message.startswith("openrouter: ")
     assert f"fake upstream error {status}" in message
     assert f"raw provider error {status}" in message
@@ -72,7 +80,7 @@ def test_upstream_key_echoed_in_an_error_is_redacted(client: openai.OpenAI) -> N
         client.chat.completions.create(model="x/echo-key-401", messages=MESSAGES)
 
     assert UPSTREAM_KEY not in str(raised.value.body)
-    assert "[redacted]" in raised.value.body["message"]
+    assert "[redacted]" in _body(raised.value)["message"]
 
 
 @pytest.mark.parametrize(
@@ -117,7 +125,7 @@ def test_bad_uri_parameters_are_named_in_a_400(
 
     assert raised.value.status_code == 400
     assert raised.value.param == param
-    assert f"model parameter '{param}'" in raised.value.body["message"]
+    assert f"model parameter '{param}'" in _body(raised.value)["message"]
     assert upstream.requests == []
 
 
@@ -134,7 +142,7 @@ def test_refused_connection_is_a_502(
         client.chat.completions.create(model="openai/gpt-4o", messages=MESSAGES)
 
     assert raised.value.status_code == 502
-    assert raised.value.body["message"].startswith("openrouter: cannot connect to http://127.0.0.1:")
+    assert _body(raised.value)["message"].startswith("openrouter: cannot connect to http://127.0.0.1:")
 
 
 def test_upstream_timeout_is_a_504(upstream: FakeUpstream, start_proxy: Callable[[Config], RunningProxy]) -> None:
@@ -148,7 +156,7 @@ def test_upstream_timeout_is_a_504(upstream: FakeUpstream, start_proxy: Callable
         client.chat.completions.create(model="x/stall", messages=MESSAGES)
 
     assert raised.value.status_code == 504
-    assert "no response within 0.3s" in raised.value.body["message"]
+    assert "no response within 0.3s" in _body(raised.value)["message"]
 
 
 def test_stall_mid_stream_ends_with_an_error_the_sdk_raises(

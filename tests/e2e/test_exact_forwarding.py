@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from pydantic import ValidationError
 
 from src.config import Config, ConfigError
@@ -16,7 +17,7 @@ from src.config.loading import load_config
 from tests.fakes.proxy import PROXY_KEY, RunningProxy, config_for
 from tests.fakes.upstream import FakeUpstream
 
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 # The model as sent, and as the upstream must receive it. The first is forwarded byte for byte;
 # an alias (`gpt-*`, see conftest) and a URI parameter make the proxy rewrite the body.
 ROUTES = [
@@ -180,4 +181,6 @@ def test_invalid_alias_replacement_stops_start_up_with_a_config_error(
 def test_valid_alias_replacement_is_accepted(upstream: FakeUpstream) -> None:
     config = config_for(upstream.base_url, model_aliases=[{"pattern": r"^(?P<m>gpt-.*)", "replacement": r"x:\g<m>\\1"}])
     assert isinstance(config, Config)
-    assert config.model_aliases[0].compiled.match("gpt-4o").expand(config.model_aliases[0].replacement) == r"x:gpt-4o\1"
+    match = config.model_aliases[0].compiled.match("gpt-4o")
+    assert match is not None
+    assert match.expand(config.model_aliases[0].replacement) == r"x:gpt-4o\1"

@@ -11,12 +11,13 @@ import json
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageParam
 
 from tests.fakes.proxy import PROXY_KEY, UPSTREAM_KEY, RunningProxy
 from tests.fakes.upstream import USAGE, FakeUpstream
 
-MESSAGES = [{"role": "user", "content": "hi"}]
-TOOLS = [
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+TOOLS: list[ChatCompletionFunctionToolParam] = [
     {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}},
     {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}},
 ]
@@ -62,13 +63,15 @@ def test_json_answer_with_tool_calls_streams_them_with_intact_arguments(client: 
         client.chat.completions.create(model="x/ignores-stream-tools", messages=MESSAGES, tools=TOOLS, stream=True)
     )
     deltas = [call for c in chunks if c.choices for call in c.choices[0].delta.tool_calls or ()]
-    assert [(d.index, d.id, d.function.name) for d in deltas] == [(0, "call_a", "get_weather"), (1, "call_b", "get_time")]
+    named = [(d.index, d.id, d.function.name if d.function else None) for d in deltas]
+    assert named == [(0, "call_a", "get_weather"), (1, "call_b", "get_time")]
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
 
     with client.chat.completions.stream(model="x/ignores-stream-tools", messages=MESSAGES, tools=TOOLS) as stream:
         final = stream.get_final_completion()
 
     calls = final.choices[0].message.tool_calls
+    assert calls is not None
     assert [c.id for c in calls] == ["call_a", "call_b"]
     assert [c.function.name for c in calls] == ["get_weather", "get_time"]
     assert [json.loads(c.function.arguments) for c in calls] == [{"city": "Paris"}, {"tz": "Europe/Paris"}]
@@ -130,6 +133,7 @@ def test_key_quoted_in_a_mid_stream_error_event_is_redacted(client: openai.OpenA
     assert raised.value.message == "Provider rejected the key [redacted]"
     assert UPSTREAM_KEY not in str(raised.value)
     assert UPSTREAM_KEY not in json.dumps(raised.value.body)
+    assert isinstance(raised.value.body, dict)
     assert raised.value.body["metadata"] == {"raw": "[redacted]"}
 
 

@@ -6,7 +6,8 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from aiohttp import web
 
@@ -144,10 +145,9 @@ def ok(body: bytes = b"ok", *extra: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def request(url: str, **overrides) -> UpstreamRequest:
-    fields = {"method": "GET", "url": url, "headers": {}, "backend": BACKEND, "timeout": 3.0, "connect_timeout": 3.0}
-    fields.update(overrides)
-    return UpstreamRequest(**fields)
+def request(url: str, **overrides: Any) -> UpstreamRequest:
+    base = UpstreamRequest(method="GET", url=url, headers={}, backend=BACKEND, timeout=3.0, connect_timeout=3.0)
+    return replace(base, **overrides)
 
 
 async def fetch(transport, url: str, **overrides) -> bytes:

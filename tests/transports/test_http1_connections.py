@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncGenerator
 
 import pytest
 from aiohttp import web
@@ -127,6 +128,7 @@ async def test_aclose_before_end_of_body_does_not_hang(release: asyncio.Event) -
             # Closed after one chunk.
             response = await transport.send(request(f"{base}/stream"))
             chunks = response.iter_chunks()
+            assert isinstance(chunks, AsyncGenerator)  # closed below as a generator is
             assert await asyncio.wait_for(chunks.__anext__(), GUARD) == b"first"
             await asyncio.wait_for(response.aclose(), GUARD)
             await asyncio.wait_for(chunks.aclose(), GUARD)

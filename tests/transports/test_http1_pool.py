@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -139,6 +140,7 @@ async def test_a_reader_stopping_late_leaves_a_reused_connection_alone(transport
     async with raw_server(handle) as base:
         first = await asyncio.wait_for(transport.send(request(f"{base}/first")), GUARD)
         chunks = first.iter_chunks()
+        assert isinstance(chunks, AsyncGenerator)  # closed below as a generator is
         assert await asyncio.wait_for(chunks.__anext__(), GUARD) == b"first"
         await asyncio.sleep(0.05)  # the end of the body is in; the reader does not look for it
         await first.aclose()

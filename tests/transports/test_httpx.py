@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import httpx
 import pytest
 import respx
@@ -27,8 +30,8 @@ def router():
         yield mock
 
 
-def request(**overrides) -> UpstreamRequest:
-    fields = dict(
+def request(**overrides: Any) -> UpstreamRequest:
+    base = UpstreamRequest(
         method="POST",
         url=URL,
         headers={"Content-Type": "application/json", "X-Custom": "abc"},
@@ -37,8 +40,7 @@ def request(**overrides) -> UpstreamRequest:
         timeout=3.0,
         connect_timeout=2.0,
     )
-    fields.update(overrides)
-    return UpstreamRequest(**fields)
+    return replace(base, **overrides)
 
 
 async def send_expecting(router, side_effect, expected: type[UpstreamError]) -> UpstreamError:
