@@ -59,7 +59,7 @@ class OneAnswer:
 
 async def test_an_endless_error_body_is_read_only_to_its_cap_and_let_go() -> None:
     response = EndlessResponse(b'{"error": {"message": "overloaded"}}')
-    body = await error_body(response)  # type: ignore[arg-type]
+    body = await error_body(response)
     assert len(body) == MAX_ERROR_BODY
     assert body.startswith(b'{"error"')
     assert response.served <= MAX_ERROR_BODY // len(PIECE) + 1
@@ -68,7 +68,7 @@ async def test_an_endless_error_body_is_read_only_to_its_cap_and_let_go() -> Non
 
 async def test_an_error_body_that_breaks_off_keeps_what_arrived() -> None:
     response = EndlessResponse(b"upstream says: busy ", breaks_after=2)
-    body = await error_body(response)  # type: ignore[arg-type]
+    body = await error_body(response)
     assert body == b"upstream says: busy " + PIECE * 2
     assert response.closed
 

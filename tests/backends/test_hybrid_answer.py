@@ -29,7 +29,7 @@ def failure(error: Any, payload: bytes, headers: Any) -> UpstreamStatusError:
 
 
 def upstream_answer(response: FakeResponse) -> HttpAnswer:
-    return HttpAnswer(response, CHAT, "exec", failure, MAX_EVENT)  # type: ignore[arg-type]
+    return HttpAnswer(response, CHAT, "exec", failure, MAX_EVENT)
 
 
 async def payloads(answer: Answer) -> list[Any]:

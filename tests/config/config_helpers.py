@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
-from src.config import Config
+from src.config import Config, OpenAIBackendConfig
 
 LOCAL = {"type": "openai", "base_url": "http://127.0.0.1:9/v1"}
 
@@ -19,8 +20,14 @@ def minimal(**overrides: Any) -> dict[str, Any]:
     return data
 
 
-def first_error(data: dict[str, Any]) -> dict[str, Any]:
+def first_error(data: dict[str, Any]) -> ErrorDetails:
     with pytest.raises(ValidationError) as caught:
         Config.model_validate(data)
     return caught.value.errors()[0]
 
+
+def openai_backend(config: Config, name: str) -> OpenAIBackendConfig:
+    """The backend `name`, which the test configured with `type: openai`."""
+    backend = config.backends[name]
+    assert isinstance(backend, OpenAIBackendConfig)
+    return backend

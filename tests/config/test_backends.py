@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from src.config import Config, OpenRouterBackendConfig
-from tests.config.config_helpers import LOCAL, first_error, minimal
+from tests.config.config_helpers import LOCAL, first_error, minimal, openai_backend
 from tests.config.loading_helpers import OR_FILE_KEY, assert_clean, config_file, load_error
 
 # --- default_backend and backend types ----------------------------------------------------------------
@@ -85,7 +86,7 @@ def test_an_empty_key_in_api_keys_is_rejected() -> None:
 # --- base_url -------------------------------------------------------------------------------------------
 
 
-def base_url_error(url: str) -> dict[str, Any]:
+def base_url_error(url: str) -> ErrorDetails:
     error = first_error({"backends": {"b": {"type": "openai", "base_url": url}}, "default_backend": "b"})
     assert tuple(error["loc"]) == ("backends", "b", "openai", "base_url")
     return error
@@ -148,7 +149,7 @@ def test_base_url_port_must_be_valid(url: str) -> None:
 )
 def test_valid_base_url_is_kept_without_trailing_slashes(url: str, stored: str) -> None:
     data = {"backends": {"b": {"type": "openai", "base_url": url}}, "default_backend": "b"}
-    assert Config.model_validate(data).backends["b"].base_url == stored
+    assert openai_backend(Config.model_validate(data), "b").base_url == stored
 
 
 # --- backend names ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from src.config.loading import EnvSettings, load_config, merge_layers
+from tests.config.config_helpers import openai_backend
 from tests.config.loading_helpers import (
     BACKENDS,
     OR_ENV_KEY,
@@ -137,7 +138,7 @@ def test_shipped_config_loads() -> None:
     config = load_config({"config": str(shipped)}, {"OPENROUTER_API_KEY": OR_ENV_KEY})
     assert config.default_backend == "openrouter"
     assert config.backends["openrouter"].upstream_keys() == (OR_ENV_KEY,)
-    assert config.backends["local"].base_url == "http://127.0.0.1:11434/v1"
+    assert openai_backend(config, "local").base_url == "http://127.0.0.1:11434/v1"
     assert config.model_aliases[0].pattern == "^gpt-(.*)"
 
 
@@ -176,8 +177,10 @@ def test_error_in_the_file_is_still_blamed_on_the_file_when_other_keys_are_overr
 
 
 def test_merge_layers_reports_origins_and_leaves_the_file_alone() -> None:
-    file = {"host": "10.0.0.1", "port": 1, "backends": {"openrouter": {"type": "openrouter", "api_keys": ["sk-or-x"]}},
-            "auth": {"api_keys": [{"name": "alice", "key": PROXY_FILE_KEY}]}}
+    file: dict[str, Any] = {
+        "host": "10.0.0.1", "port": 1, "backends": {"openrouter": {"type": "openrouter", "api_keys": ["sk-or-x"]}},
+        "auth": {"api_keys": [{"name": "alice", "key": PROXY_FILE_KEY}]},
+    }  # fmt: skip
     env = EnvSettings.from_environ({
         "SWITCHYARD_HOST": "10.0.0.2", "SWITCHYARD_PORT": "2", "SWITCHYARD_FORCE_MODEL": "fm",
         "OPENROUTER_API_KEY": OR_ENV_KEY, "SWITCHYARD_API_KEY": PROXY_ENV_KEY,

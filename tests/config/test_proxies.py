@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from src.config import ConfigError
 from src.config.loading import load_config
 from src.config.proxies import environment_proxy, masked, proxy_problem, proxy_secrets, with_scheme
+from tests.config.config_helpers import openai_backend
 from tests.config.loading_helpers import config_file
 
 pytestmark = pytest.mark.usefixtures("cwd")  # no ./config.yaml of the checkout's can change an outcome
@@ -193,8 +194,9 @@ def test_a_relative_ca_bundle_lies_beside_the_config_file(tmp_path: Path, cwd: P
     path = config_file(folder, backends(ca_bundle="certs/ca.pem"), name="config.yaml")
     assert not (cwd / "certs").exists()
     config = load_config({"config": str(path)}, {})
-    assert Path(config.backends["up"].ca_bundle) == (folder / "certs" / "ca.pem").resolve()
-    assert config.backends["local"].ca_bundle is None
+    bundle = openai_backend(config, "up").ca_bundle
+    assert bundle is not None and Path(bundle) == (folder / "certs" / "ca.pem").resolve()
+    assert openai_backend(config, "local").ca_bundle is None
 
 
 def test_a_missing_ca_bundle_is_reported(tmp_path: Path, cwd: Path) -> None:

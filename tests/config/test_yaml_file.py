@@ -10,6 +10,7 @@ import pytest
 from src.config import ConfigError
 from src.config.loading import load_config
 from src.config.yaml_file import expand_variables, read_yaml
+from tests.config.config_helpers import openai_backend
 from tests.config.loading_helpers import (
     BACKENDS,
     PROXY_FILE_KEY,
@@ -45,7 +46,7 @@ def test_variables_are_expanded_in_nested_values_and_lists(tmp_path: Path) -> No
     assert config.identity.user_agent == "ua/2-x"
     assert config.proxy_keys() == {"alice": PROXY_FILE_KEY}
     assert config.backends["openrouter"].upstream_keys() == ("sk-or-k1", "sk-or-fallback")
-    assert config.backends["local"].base_url == "http://127.0.0.1:11434/v1"
+    assert openai_backend(config, "local").base_url == "http://127.0.0.1:11434/v1"
     assert config.model_aliases[0].pattern == "^gpt-(.*)"
     assert config.model_aliases[0].replacement == "openrouter:openai/\\1"
 
@@ -208,8 +209,8 @@ def test_duplicate_keys_are_a_config_error(tmp_path: Path, content: str, line: i
 def test_equal_keys_in_different_mappings_are_not_duplicates(tmp_path: Path) -> None:
     path = config_file(tmp_path, "identity:\n  title: t\n" + BACKENDS_YAML + "  b:\n    type: openai\n    base_url: http://127.0.0.1:9/b\n")
     config = load_config({"config": str(path)})
-    assert config.backends["a"].base_url == "http://127.0.0.1:9/a"
-    assert config.backends["b"].base_url == "http://127.0.0.1:9/b"
+    assert openai_backend(config, "a").base_url == "http://127.0.0.1:9/a"
+    assert openai_backend(config, "b").base_url == "http://127.0.0.1:9/b"
 
 
 def test_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
@@ -226,9 +227,9 @@ backends:
     base_url: http://127.0.0.1:9/b
 """
     config = load_config({"config": str(config_file(tmp_path, content))})
-    assert config.backends["b"].base_url == "http://127.0.0.1:9/b"
-    assert config.backends["b"].timeout == 30
-    assert config.backends["a"].base_url == "http://127.0.0.1:9/a"
+    assert openai_backend(config, "b").base_url == "http://127.0.0.1:9/b"
+    assert openai_backend(config, "b").timeout == 30
+    assert openai_backend(config, "a").base_url == "http://127.0.0.1:9/a"
 
 
 # --- sections left empty ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from src.config import Config
 from src.core import admin
 from src.core.app import ENDPOINTS, App, Endpoint, create_app, endpoint_for
+from src.core.asgi import Message
 from src.frontends import anthropic_messages, models, openai_chat
 from src.wire.anthropic import MESSAGES
 from src.wire.errors import MethodNotAllowed, NotFound
@@ -110,12 +111,12 @@ class Channel:
 
     def __init__(self, *incoming: dict[str, Any]) -> None:
         self.incoming = list(incoming)
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[Message] = []
 
     async def receive(self) -> dict[str, Any]:
         return self.incoming.pop(0)
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: Message) -> None:
         self.sent.append(message)
 
 
@@ -149,7 +150,9 @@ async def test_the_lifespan_starts_and_closes_the_transport() -> None:
     assert transport.closed
 
 
-async def test_the_transport_is_closed_even_when_the_usage_store_fails_to_close() -> None:
+async def test_the_transport_is_closed_even_when_the_usage_store_fails_to_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     transport = FakeTransport()
     app = app_with(transport)
     shutdown_sent: list[str] = []
@@ -161,10 +164,10 @@ async def test_the_transport_is_closed_even_when_the_usage_store_fails_to_close(
         async def broken_close() -> None:
             raise OSError("disk gone")
 
-        app.runtime.accounting.store.close = broken_close
+        monkeypatch.setattr(app.runtime.accounting.store, "close", broken_close)
         return {"type": "lifespan.shutdown"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         shutdown_sent.append(message["type"])
 
     with pytest.raises(OSError, match="disk gone"):
@@ -177,7 +180,7 @@ async def test_the_transport_is_closed_even_when_the_usage_store_fails_to_close(
 async def started(app: App) -> AsyncIterator[App]:
     """The app between its lifespan's startup and shutdown."""
     incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: asyncio.Queue[Message] = asyncio.Queue()
     await incoming.put({"type": "lifespan.startup"})
     lifespan = asyncio.ensure_future(app({"type": "lifespan"}, incoming.get, sent.put))
     assert (await sent.get())["type"] == "lifespan.startup.complete"

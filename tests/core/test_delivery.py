@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from src.core.asgi import Message
 from src.core.delivery import deliver
 from src.frontends.relay import relay
 from src.frontends.reply import BodyReply, StreamReply, json_reply
@@ -35,14 +36,14 @@ class Client:
     """The ASGI server side: records what is sent; disconnects once `gone` is set."""
 
     def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[Message] = []
         self.gone = asyncio.Event()
 
     async def receive(self) -> dict[str, Any]:
         await self.gone.wait()
         return {"type": "http.disconnect"}
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: Message) -> None:
         self.sent.append(message)
 
     def bodies(self) -> list[bytes]:
@@ -170,7 +171,7 @@ async def test_a_failed_send_still_lets_the_upstream_go() -> None:
             closed.append(True)
 
     class Broken(Client):
-        async def send(self, message: dict[str, Any]) -> None:
+        async def send(self, message: Message) -> None:
             if message["type"] == "http.response.body":
                 raise OSError("connection lost")
 

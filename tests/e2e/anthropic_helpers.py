@@ -17,12 +17,13 @@ from typing import Any
 import anthropic
 import httpx
 import pytest
+from anthropic.types import MessageParam
 
 from src.config import Config
 from tests.fakes.messages_upstream import MessagesUpstream
 from tests.fakes.proxy import PROXY_KEY, RunningProxy
 
-USER = [{"role": "user", "content": "hi"}]
+USER: list[MessageParam] = [{"role": "user", "content": "hi"}]
 LOCAL_KEY = "sk-local-upstream-0001"
 OR_KEY = "sk-or-v1-native-upstream-0001"
 

@@ -12,20 +12,21 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from pydantic import SecretStr
 
 from src.config import Config
 from tests.fakes.proxy import PROXY_KEY, RunningProxy
 from tests.fakes.scripted import ScriptedUpstream
 
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 KEYS = {"a": "sk-upstream-a-0001", "b": "sk-upstream-b-0002", "c": "sk-upstream-c-0003"}
 
 
@@ -100,14 +101,16 @@ def sdk(proxy: RunningProxy, **kwargs: Any) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{proxy.url}/v1", max_retries=0, **kwargs)
 
 
-def ask(client: openai.OpenAI, model: str, stream: bool, **kwargs: Any) -> tuple[str, httpx.Headers]:
+def ask(client: openai.OpenAI, model: str, stream: bool, **kwargs: Any) -> tuple[str, Mapping[str, str]]:
     """The answer's text and the response headers, streamed or not."""
     messages = kwargs.pop("messages", MESSAGES)
     raw = client.chat.completions.with_raw_response.create(model=model, messages=messages, stream=stream, **kwargs)
     parsed = raw.parse()
     if stream:
+        assert isinstance(parsed, openai.Stream)
         text = "".join(c.choices[0].delta.content or "" for c in parsed if c.choices)
     else:
+        assert isinstance(parsed, ChatCompletion)
         text = parsed.choices[0].message.content or ""
     return text, raw.headers
 
@@ -117,6 +120,12 @@ def fail(client: openai.OpenAI, model: str, stream: bool, **kwargs: Any) -> open
     with pytest.raises(openai.APIStatusError) as caught:
         ask(client, model, stream, **kwargs)
     return caught.value
+
+
+def error_body(error: openai.APIError) -> dict[str, Any]:
+    """The error object of the proxy's envelope, as the SDK parsed it."""
+    assert isinstance(error.body, dict)
+    return error.body
 
 
 def raw_post(proxy: RunningProxy, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
@@ -166,14 +175,16 @@ def hybrid_backends(url: str, reasoning_timeout: float = 2) -> dict[str, Any]:
 
 def reasoning_of(
     client: openai.OpenAI, model: str, stream: bool, **kwargs: Any
-) -> tuple[str, str | None, httpx.Headers]:
+) -> tuple[str, str | None, Mapping[str, str]]:
     """The answer, the reasoning the client got with it (message or first delta), and the headers."""
     messages = kwargs.pop("messages", MESSAGES)
     raw = client.chat.completions.with_raw_response.create(model=model, messages=messages, stream=stream, **kwargs)
     parsed = raw.parse()
     if not stream:
+        assert isinstance(parsed, ChatCompletion)
         message = parsed.choices[0].message
         return message.content or "", (message.model_extra or {}).get("reasoning"), raw.headers
+    assert isinstance(parsed, openai.Stream)
     chunks = [c for c in parsed if c.choices]
     reasoning = [(c.choices[0].delta.model_extra or {}).get("reasoning") for c in chunks]
     assert all(r is None for r in reasoning[1:]), "the reasoning comes once, on the first delta"

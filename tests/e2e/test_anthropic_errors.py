@@ -67,7 +67,7 @@ def test_an_upstream_status_reaches_the_sdk_as_its_anthropic_error(
     assert type(error) is exception
     assert error.status_code == status
     assert error.body == {"type": "error", "error": {"type": error_type, "message": ANY}}
-    assert f"scripted failure {status}" in error.body["error"]["message"]  # type: ignore[index]
+    assert f"scripted failure {status}" in error.body["error"]["message"]
     assert len(scripted.requests) == 1
 
 

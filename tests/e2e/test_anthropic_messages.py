@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from unittest.mock import ANY
 
 import anthropic
@@ -116,7 +117,7 @@ def test_a_missing_key_is_a_401_in_the_anthropic_envelope(proxy: RunningProxy) -
     {"model": "m", "max_tokens": 8},
 ])
 def test_a_request_missing_a_required_field_is_a_bad_request(proxy: RunningProxy, scripted: ScriptedUpstream,
-                                                              body: dict) -> None:  # type: ignore[type-arg]
+                                                              body: dict[str, Any]) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
         sdk(proxy).post("/v1/messages", body=body, cast_to=object)
 

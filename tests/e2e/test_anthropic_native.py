@@ -60,7 +60,7 @@ def test_a_claude_model_goes_to_the_messages_endpoint_as_it_came(native: Message
                                                                  start_proxy: StartProxy) -> None:
     proxy = start_proxy(_config(native))
 
-    raw = sdk(proxy).messages.with_raw_response.create(**_body(), extra_headers=HEADERS)  # type: ignore[call-overload]
+    raw = sdk(proxy).messages.with_raw_response.create(**_body(), extra_headers=HEADERS)
     message = raw.parse()
 
     [seen] = native.requests
@@ -72,8 +72,8 @@ def test_a_claude_model_goes_to_the_messages_endpoint_as_it_came(native: Message
     assert seen.header("x-api-key") is None
     assert PROXY_KEY not in json.dumps(seen.headers)
     assert [b.type for b in message.content] == ["thinking", "text"]
-    assert message.content[0].signature == SIGNATURE  # type: ignore[union-attr]
-    assert message.content[1].text == NATIVE_TEXT  # type: ignore[union-attr]
+    assert message.content[0].signature == SIGNATURE
+    assert message.content[1].text == NATIVE_TEXT
     assert message.usage.cache_read_input_tokens == 100
     assert raw.headers["x-switchyard-route"] == f"openrouter:{CLAUDE}"
 
@@ -132,7 +132,7 @@ def test_the_sdk_accumulates_a_native_stream(native: MessagesUpstream, start_pro
     proxy = start_proxy(_config(native))
 
     request = {k: v for k, v in _body().items() if k != "stream"}
-    with sdk(proxy).messages.stream(**request) as stream:  # type: ignore[arg-type]
+    with sdk(proxy).messages.stream(**request) as stream:
         message = stream.get_final_message()
 
     assert [b.type for b in message.content] == ["thinking", "text"]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anthropic
-import httpx
 import pytest
 
 from src.config import Config
@@ -33,7 +32,7 @@ def _config(url: str, **overrides: Any) -> Config:
     return make_config(backends, model_aliases=ALIASES, **overrides)
 
 
-def _ask(proxy: RunningProxy, model: str, stream: bool, **kwargs: Any) -> tuple[str, httpx.Headers]:
+def _ask(proxy: RunningProxy, model: str, stream: bool, **kwargs: Any) -> tuple[str, Mapping[str, str]]:
     """The answer's text and the response headers, streamed or not."""
     client = sdk(proxy)
     if stream:

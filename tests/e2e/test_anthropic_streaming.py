@@ -19,13 +19,13 @@ from tests.e2e.anthropic_helpers import (
     sse_events,
 )
 from tests.fakes.proxy import RunningProxy
-from tests.fakes.scripted import ScriptedUpstream, Step, chunk, error_event, reasoning_events, usage_chunk
+from tests.fakes.scripted import Event, ScriptedUpstream, Step, chunk, error_event, reasoning_events, usage_chunk
 
 StartProxy = Callable[[Config], RunningProxy]
 TOOLS = [{"name": n, "input_schema": {"type": "object"}} for n in ("get_weather", "get_time")]
 # Two parallel tool calls whose argument fragments interleave (OpenAI streams index by index,
 # but some providers do not), after a little text.
-INTERLEAVED = [
+INTERLEAVED: list[Event] = [
     chunk("m", {"role": "assistant", "content": "Let me look."}),
     chunk("m", {"tool_calls": [{"index": 0, "id": "call_a", "type": "function",
                                 "function": {"name": "get_weather", "arguments": ""}}]}),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from anthropic.types import ContentBlockParam, Message, MessageParam, ToolParam
 
 from src.config import Config
 from tests.e2e.anthropic_helpers import (
@@ -16,14 +17,14 @@ from tests.fakes.proxy import RunningProxy
 from tests.fakes.scripted import ScriptedUpstream, Step, chunk, completion, usage_chunk
 
 StartProxy = Callable[[Config], RunningProxy]
-TOOLS = [
+TOOLS: list[ToolParam] = [
     {"name": "get_weather", "description": "Weather in a city",
      "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
     {"name": "get_time", "description": "Time in a zone",
      "input_schema": {"type": "object", "properties": {"tz": {"type": "string"}}}},
 ]
 CLAUDE = "anthropic/claude-sonnet-4"  # on an `openai` backend: translated, with signed reasoning
-QUESTION = [{"role": "user", "content": "Weather and time in Paris?"}]
+QUESTION: list[MessageParam] = [{"role": "user", "content": "Weather and time in Paris?"}]
 CALLS = [
     {"id": "call_w", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
     {"id": "call_t", "type": "function", "function": {"name": "get_time", "arguments": '{"tz": "Europe/Paris"}'}},
@@ -49,12 +50,12 @@ def _tool_call_step(stream: bool) -> Step:
     ])
 
 
-def _ask(proxy: RunningProxy, messages: list[dict[str, Any]], stream: bool) -> Any:
+def _ask(proxy: RunningProxy, messages: Iterable[MessageParam], stream: bool) -> Any:
     client = sdk(proxy)
     if stream:
-        with client.messages.stream(model="m", max_tokens=256, messages=messages, tools=TOOLS) as events:  # type: ignore[arg-type]
+        with client.messages.stream(model="m", max_tokens=256, messages=messages, tools=TOOLS) as events:
             return events.get_final_message()
-    return client.messages.create(model="m", max_tokens=256, messages=messages, tools=TOOLS)  # type: ignore[arg-type]
+    return client.messages.create(model="m", max_tokens=256, messages=messages, tools=TOOLS)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
@@ -68,13 +69,13 @@ def test_parallel_tool_calls_and_their_results_survive_a_round_trip(proxy: Runni
     assert [(u.id, u.name, u.input) for u in uses] == [
         ("call_w", "get_weather", {"city": "Paris"}), ("call_t", "get_time", {"tz": "Europe/Paris"})]
 
-    results = [
+    results: list[ContentBlockParam] = [
         {"type": "tool_result", "tool_use_id": "call_w", "content": "18 C and sunny"},
         {"type": "tool_result", "tool_use_id": "call_t", "content": [{"type": "text", "text": "14:05"}]},
         {"type": "text", "text": "Be quick."},
     ]
-    history = [*QUESTION, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
-               {"role": "user", "content": results}]
+    replayed: Any = [b.model_dump(exclude_none=True) for b in first.content]  # the blocks as the SDK gave them
+    history: list[MessageParam] = [*QUESTION, {"role": "assistant", "content": replayed}, {"role": "user", "content": results}]
     second = _ask(proxy, history, stream)
 
     assert [b.type for b in second.content] == ["text"] and second.content[0].text == "Hello from m"
@@ -94,7 +95,7 @@ def test_parallel_tool_calls_and_their_results_survive_a_round_trip(proxy: Runni
 
 def test_a_failed_tool_result_is_marked_as_an_error_for_the_model(proxy: RunningProxy,
                                                                   scripted: ScriptedUpstream) -> None:
-    history = [
+    history: list[MessageParam] = [
         *QUESTION,
         {"role": "assistant", "content": [{"type": "tool_use", "id": "call_w", "name": "get_weather",
                                            "input": {"city": "Paris"}}]},
@@ -113,7 +114,7 @@ def test_a_failed_tool_result_is_marked_as_an_error_for_the_model(proxy: Running
 def test_a_tool_result_image_follows_the_tool_message_as_user_content(proxy: RunningProxy,
                                                                       scripted: ScriptedUpstream) -> None:
     png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-    history = [
+    history: list[MessageParam] = [
         *QUESTION,
         {"role": "assistant", "content": [{"type": "tool_use", "id": "call_s", "name": "get_weather", "input": {}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_s", "content": [
@@ -157,6 +158,7 @@ def test_a_signed_thinking_block_survives_a_translated_round_trip(proxy: Running
     client = sdk(proxy)
     ask: dict[str, Any] = {"model": CLAUDE, "max_tokens": 256, "tools": TOOLS,
                            "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    first: Message
     if stream:
         with client.messages.stream(messages=QUESTION, **ask) as events:
             first = events.get_final_message()
@@ -167,8 +169,12 @@ def test_a_signed_thinking_block_survives_a_translated_round_trip(proxy: Running
         ("thinking", "sig-123"), ("tool_use", None)]
     assert first.content[0].thinking == "Need the tool."  # type: ignore[union-attr]
 
-    history = [*QUESTION, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
-               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_w", "content": "18 C"}]}]
+    replayed: Any = [b.model_dump(exclude_none=True) for b in first.content]  # the blocks as the SDK gave them
+    history: list[MessageParam] = [
+        *QUESTION,
+        {"role": "assistant", "content": replayed},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_w", "content": "18 C"}]},
+    ]
     client.messages.create(messages=history, **ask)
 
     assistant = scripted.requests[1].body["messages"][1]

@@ -9,6 +9,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from anthropic.types import CacheControlEphemeralParam, ThinkingConfigParam, ToolChoiceParam, ToolParam
 
 from src.config import Config
 from tests.e2e.anthropic_helpers import (
@@ -20,8 +21,8 @@ from tests.fakes.proxy import RunningProxy
 from tests.fakes.scripted import ScriptedUpstream, Step, completion
 
 StartProxy = Callable[[Config], RunningProxy]
-WEATHER = {"name": "get_weather", "description": "The weather in a city",
-           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+WEATHER: ToolParam = {"name": "get_weather", "description": "The weather in a city",
+                     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def test_every_request_field_maps_to_its_chat_completions_field(proxy: RunningPr
 
 def test_cache_control_is_kept_for_a_claude_upstream(scripted: ScriptedUpstream, start_proxy: StartProxy) -> None:
     proxy = start_proxy(local_config(scripted.base_url))
-    mark = {"type": "ephemeral"}
+    mark: CacheControlEphemeralParam = {"type": "ephemeral"}
 
     sdk(proxy).messages.create(model="anthropic/claude-sonnet-4", max_tokens=8, messages=USER,
                                system=[{"type": "text", "text": "Be brief.", "cache_control": mark}])
@@ -90,9 +91,9 @@ def test_cache_control_is_dropped_when_a_claude_name_is_routed_to_another_model(
 ) -> None:
     aliases = [{"pattern": "^claude-sonnet-.*", "replacement": "local:qwen/qwen3-coder"}]
     proxy = start_proxy(local_config(scripted.base_url, model_aliases=aliases))
-    mark = {"type": "ephemeral"}
+    mark: CacheControlEphemeralParam = {"type": "ephemeral"}
 
-    sdk(proxy).messages.create(model="claude-sonnet-4-6", max_tokens=8, cache_control=mark,  # type: ignore[call-arg]
+    sdk(proxy).messages.create(model="claude-sonnet-4-6", max_tokens=8, cache_control=mark,
                                system=[{"type": "text", "text": "Be brief.", "cache_control": mark}],
                                messages=[{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": mark}]}])
 
@@ -108,8 +109,8 @@ def test_cache_control_is_dropped_when_a_claude_name_is_routed_to_another_model(
     ({"type": "tool", "name": "get_weather"}, {"type": "function", "function": {"name": "get_weather"}}),
 ])
 def test_tool_choice_maps_to_the_openai_form(proxy: RunningProxy, scripted: ScriptedUpstream,
-                                             tool_choice: dict[str, Any], expected: object) -> None:
-    sdk(proxy).messages.create(model="m", max_tokens=8, messages=USER, tools=[WEATHER], tool_choice=tool_choice)  # type: ignore[arg-type]
+                                             tool_choice: ToolChoiceParam, expected: object) -> None:
+    sdk(proxy).messages.create(model="m", max_tokens=8, messages=USER, tools=[WEATHER], tool_choice=tool_choice)
 
     assert scripted.requests[0].body["tool_choice"] == expected
 
@@ -118,9 +119,9 @@ def test_tool_choice_maps_to_the_openai_form(proxy: RunningProxy, scripted: Scri
     ({"type": "adaptive"}, {"enabled": True}),
     ({"type": "disabled"}, None),
 ])
-def test_other_thinking_modes(proxy: RunningProxy, scripted: ScriptedUpstream, thinking: dict[str, Any],
+def test_other_thinking_modes(proxy: RunningProxy, scripted: ScriptedUpstream, thinking: ThinkingConfigParam,
                               expected: object) -> None:
-    sdk(proxy).messages.create(model="m", max_tokens=8, messages=USER, thinking=thinking)  # type: ignore[arg-type]
+    sdk(proxy).messages.create(model="m", max_tokens=8, messages=USER, thinking=thinking)
 
     assert scripted.requests[0].body.get("reasoning") == expected
 
@@ -173,13 +174,13 @@ def test_tool_calls_come_back_as_tool_use_blocks_with_parsed_input(proxy: Runnin
         ("tool_use", "call_a", "get_weather", {"city": "Paris"}),
         ("tool_use", "call_b", "get_weather", {"city": "Oslo"}),
     ]
-    assert message.content[0].text == "Checking."  # type: ignore[union-attr]
+    assert message.content[0].text == "Checking."
     assert message.stop_reason == "tool_use"
 
 
 def test_a_tool_name_no_upstream_accepts_is_rewritten_and_restored(proxy: RunningProxy,
                                                                    scripted: ScriptedUpstream) -> None:
-    tool = {**WEATHER, "name": "weather.lookup v2"}
+    tool: ToolParam = {**WEATHER, "name": "weather.lookup v2"}
     sdk(proxy).messages.create(model="m", max_tokens=8, messages=USER, tools=[tool])
     sent = scripted.requests[0].body["tools"][0]["function"]["name"]
     call = {"id": "call_x", "type": "function", "function": {"name": sent, "arguments": '{"city": "Rome"}'}}
@@ -188,7 +189,7 @@ def test_a_tool_name_no_upstream_accepts_is_rewritten_and_restored(proxy: Runnin
                       finish="tool_calls", tools=[tool])
 
     assert sent != "weather.lookup v2" and all(c.isalnum() or c in "_-" for c in sent)
-    assert [(b.type, b.name, b.input) for b in message.content] == [("tool_use", "weather.lookup v2", {"city": "Rome"})]  # type: ignore[union-attr]
+    assert [(b.type, b.name, b.input) for b in message.content] == [("tool_use", "weather.lookup v2", {"city": "Rome"})]
 
 
 @pytest.mark.parametrize(("finish", "extra", "expected"), [

@@ -8,12 +8,13 @@ from collections.abc import Callable
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from src.config import Config
 from tests.fakes.proxy import PROXY_KEY, UPSTREAM_KEY, RunningProxy, config_for
 from tests.fakes.upstream import FakeUpstream
 
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 @pytest.mark.parametrize(

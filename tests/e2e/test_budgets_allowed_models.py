@@ -32,7 +32,7 @@ ALIASES = [{"pattern": "^fast$", "replacement": "openrouter:openai/gpt-4o-mini?t
 
 
 def allowing(priced: PricedUpstream, start_proxy: Start, db: Path | None, patterns: list[str], **extra: Any) -> RunningProxy:
-    keys = [{"name": "alice", "key": PROXY_KEY, "allowed_models": patterns}, BOB, ADMIN]
+    keys: list[dict[str, Any]] = [{"name": "alice", "key": PROXY_KEY, "allowed_models": patterns}, BOB, ADMIN]
     return start_proxy(usage_config(priced.base_url, db, keys=keys, local_url=priced.base_url, **extra))
 
 
@@ -67,7 +67,7 @@ def test_a_refused_model_is_an_openai_permission_denied_error_naming_the_route(
     proxy = allowing(priced, start_proxy, tmp_path / "u.db", ["openrouter:openai/.*"])
     client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=PROXY_KEY, max_retries=0)
     with pytest.raises(openai.PermissionDeniedError) as caught:
-        client.chat.completions.create(model="vendor/secret", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+        client.chat.completions.create(model="vendor/secret", messages=MESSAGES, stream=True)
     body: Any = caught.value.body
     assert caught.value.status_code == 403 and body["code"] == "model_not_allowed"
     assert body["type"] == "permission_error"
@@ -82,11 +82,11 @@ def test_a_refused_model_on_the_messages_endpoint_is_an_anthropic_permission_den
     proxy = allowing(priced, start_proxy, None, ["openrouter:openai/.*"])
     client = anthropic.Anthropic(base_url=proxy.url, api_key=PROXY_KEY, max_retries=0)
     with pytest.raises(anthropic.PermissionDeniedError) as caught:
-        client.messages.create(model="vendor/secret", max_tokens=20, messages=MESSAGES)  # type: ignore[arg-type]
+        client.messages.create(model="vendor/secret", max_tokens=20, messages=MESSAGES)
     body = caught.value.response.json()
     assert body["type"] == "error" and body["error"]["type"] == "permission_error"
     assert "openrouter:vendor/secret" in body["error"]["message"]
-    reply = client.messages.create(model="openai/gpt-4o", max_tokens=20, messages=MESSAGES)  # type: ignore[arg-type]
+    reply = client.messages.create(model="openai/gpt-4o", max_tokens=20, messages=MESSAGES)
     assert reply.content[0].text == "Hello from openai/gpt-4o"  # type: ignore[union-attr]
     assert priced.models() == ["openai/gpt-4o"]
 

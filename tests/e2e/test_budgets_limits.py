@@ -65,7 +65,7 @@ def test_a_total_budget_admits_while_spend_is_below_it_then_answers_429(
         wait_rows(proxy, tmp_path / "u.db", count)  # recorded, so settled
     client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=PROXY_KEY, max_retries=0)
     with pytest.raises(openai.RateLimitError) as caught:
-        client.chat.completions.create(model="vendor/m", messages=MESSAGES)  # type: ignore[arg-type]
+        client.chat.completions.create(model="vendor/m", messages=MESSAGES)
     error = caught.value
     assert error.status_code == 429 and error.code == "insufficient_quota"
     assert error.body["message"] == (  # type: ignore[index]
@@ -142,9 +142,9 @@ def test_limits_on_the_messages_endpoint_are_anthropic_rate_limit_errors(
     proxy = start_proxy(limited(priced, tmp_path / "u.db", **limits))
     client = anthropic.Anthropic(base_url=proxy.url, api_key=PROXY_KEY, max_retries=0)
     if "rpm" in limits:
-        client.messages.create(model="vendor/m", max_tokens=20, messages=MESSAGES)  # type: ignore[arg-type]
+        client.messages.create(model="vendor/m", max_tokens=20, messages=MESSAGES)
     with pytest.raises(anthropic.RateLimitError) as caught:
-        client.messages.create(model="vendor/m", max_tokens=20, messages=MESSAGES)  # type: ignore[arg-type]
+        client.messages.create(model="vendor/m", max_tokens=20, messages=MESSAGES)
     body = caught.value.response.json()
     assert body["type"] == "error" and body["error"]["type"] == "rate_limit_error"
     assert body["error"]["message"].startswith("proxy key 'alice' is over its ")

@@ -8,6 +8,7 @@ import httpx
 import openai
 import pytest
 import yaml
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.e2e.cli_helpers import ROOT, free_port, serving
 from tests.e2e.cli_helpers import client as _client
@@ -16,7 +17,7 @@ from tests.fakes.upstream import FakeUpstream
 PROXY_KEY = "sy-cli-proxy-key-0002"
 OPENROUTER_KEY = "sk-or-v1-cli-secret-0002"
 OTHER_KEY = "sk-other-cli-secret-0002"
-MESSAGES = [{"role": "user", "content": "a private prompt"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "a private prompt"}]
 
 
 def _write_config(path: Path, upstream: FakeUpstream) -> Path:

@@ -41,8 +41,7 @@ def test_a_404_no_endpoints_keeps_its_status_and_suggests_the_catalog_ids(
 ) -> None:
     priced.script("gpt-4o", NO_ENDPOINTS)
     with pytest.raises(openai.NotFoundError) as caught:
-        client(proxy_on(priced, start_proxy)).chat.completions.create(
-            model="gpt-4o", messages=MESSAGES, stream=stream)  # type: ignore[call-overload]
+        client(proxy_on(priced, start_proxy)).chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=stream)
     message = caught.value.body["message"]  # type: ignore[index]
     assert caught.value.status_code == 404
     assert message.startswith("openrouter: No endpoints found for gpt-4o.")
@@ -71,7 +70,7 @@ def test_the_messages_endpoint_suggests_in_anthropics_envelope(priced: PricedUps
     priced.script("gpt-4o", NO_ENDPOINTS)
     claude = anthropic.Anthropic(base_url=proxy_on(priced, start_proxy).url, api_key=PROXY_KEY, max_retries=0)
     with pytest.raises(anthropic.NotFoundError) as caught:
-        claude.messages.create(model="gpt-4o", max_tokens=20, messages=MESSAGES)  # type: ignore[arg-type]
+        claude.messages.create(model="gpt-4o", max_tokens=20, messages=MESSAGES)
     body = caught.value.response.json()
     assert body["error"]["type"] == "not_found_error" and "did you mean 'openai/gpt-4o'" in body["error"]["message"]
 

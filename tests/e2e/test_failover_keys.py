@@ -13,6 +13,7 @@ from tests.e2e.failover_helpers import (
     MESSAGES,
     ask,
     backend,
+    error_body,
     fail,
     keys_of,
     make_config,
@@ -28,7 +29,7 @@ K1, K2, K3 = "sk-rotating-key-one-111", "sk-rotating-key-two-222", "sk-rotating-
 
 def _config(url: str, **overrides: object) -> Config:
     backends = {"a": backend(url, api_keys=[K1, K2, K3]), "b": backend(url, "sk-fallback-b-0009")}
-    return make_config(backends, failover_routes={"a": ["b"]}, **overrides)  # type: ignore[arg-type]
+    return make_config(backends, failover_routes={"a": ["b"]}, **overrides)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
@@ -98,8 +99,8 @@ def test_upstream_keys_never_reach_the_client_in_a_final_error(
     assert isinstance(error, openai.AuthenticationError)
     text = error.response.text
     assert not any(key in text for key in (K1, K2, K3))
-    assert "[redacted]" in error.body["message"]
-    assert all(f"a:m1 (key {n}): 401" in error.body["message"] for n in (1, 2, 3))  # keys by position only
+    assert "[redacted]" in error_body(error)["message"]
+    assert all(f"a:m1 (key {n}): 401" in error_body(error)["message"] for n in (1, 2, 3))  # keys by position only
     assert keys_of(scripted) == [K1, K2, K3]
 
 

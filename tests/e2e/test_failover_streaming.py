@@ -20,7 +20,7 @@ from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     shared_proxy_fixture,
 )
 from tests.fakes.proxy import RunningProxy
-from tests.fakes.scripted import ScriptedUpstream, Step, answer_events, chunk, error_event
+from tests.fakes.scripted import Event, ScriptedUpstream, Step, answer_events, chunk, error_event
 
 StartProxy = Callable[[Config], RunningProxy]
 ROUTES = {"a:m1": ["b:m2"]}
@@ -74,7 +74,7 @@ def test_the_client_sees_one_clean_sse_stream_after_a_hidden_failover(
     assert events == [e.strip("\n") for e in _sse(answer_events("m2"))]
 
 
-def _sse(events: list) -> list[str]:  # type: ignore[type-arg]
+def _sse(events: list[Event]) -> list[str]:
     return [e if isinstance(e, str) else f"data: {json.dumps(e)}" for e in events]
 
 
@@ -92,8 +92,8 @@ def test_a_dropped_stream_is_retried_on_its_own_route_first(
     assert scripted.models() == ["m1", "m1"]
 
 
-CONTENT = [chunk("m1", {"role": "assistant", "content": ""}), chunk("m1", {"content": "Half an"}),
-           chunk("m1", {"content": " answer"})]
+CONTENT: list[Event] = [chunk("m1", {"role": "assistant", "content": ""}), chunk("m1", {"content": "Half an"}),
+                        chunk("m1", {"content": " answer"})]
 LATE_FAILURES = {
     "error-event-after-content": Step(events=[*CONTENT, error_event("m1", 502, "provider died")]),
     "stall-after-content": Step(events=[*CONTENT, chunk("m1", {}, "stop"), "data: [DONE]"], stall_after=3),

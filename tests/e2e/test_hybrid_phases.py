@@ -10,7 +10,10 @@ import logging
 import time
 from collections.abc import Callable
 
+import openai
 import pytest
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageFunctionToolCall
 
 from src.config import Config
 from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
@@ -25,7 +28,16 @@ from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     wait_until,
 )
 from tests.fakes.proxy import RunningProxy
-from tests.fakes.scripted import USAGE, ScriptedUpstream, Step, chunk, error_event, reasoning_events, usage_chunk
+from tests.fakes.scripted import (
+    USAGE,
+    Event,
+    ScriptedUpstream,
+    Step,
+    chunk,
+    error_event,
+    reasoning_events,
+    usage_chunk,
+)
 
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 StartProxy = Callable[[Config], RunningProxy]
@@ -94,7 +106,7 @@ THINKING = chunk("r1", {"role": "assistant", "content": "", "reasoning": REASONI
 def test_usage_is_the_sum_of_both_phases(scripted: ScriptedUpstream, shared_proxy: StartProxy, stream: bool) -> None:
     # Regression: phase 1 used to stop reading at finish_reason, before the usage chunk that follows it.
     proxy = shared_proxy(make_config(hybrid_backends(scripted.base_url)))
-    ends_by_itself = [THINKING, chunk("r1", {}, "stop"), usage_chunk("r1", PHASE1_USAGE), "data: [DONE]"]
+    ends_by_itself: list[Event] = [THINKING, chunk("r1", {}, "stop"), usage_chunk("r1", PHASE1_USAGE), "data: [DONE]"]
     scripted.script("r1", Step(events=ends_by_itself))
 
     usage = _usage(sdk(proxy), stream)
@@ -113,10 +125,10 @@ def test_usage_sent_with_the_finish_chunk_is_summed(
     assert _usage(sdk(proxy), stream) == SUMMED
 
 
-def _usage(client, stream: bool) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _usage(client: openai.OpenAI, stream: bool) -> dict[str, int]:
     if stream:
         chunks = list(client.chat.completions.create(model="h", messages=MESSAGES, stream=True))
-        usage = [c.usage for c in chunks if c.usage is not None][-1]
+        usage: CompletionUsage | None = [c.usage for c in chunks if c.usage is not None][-1]
     else:
         usage = client.chat.completions.create(model="h", messages=MESSAGES).usage
     return {key: getattr(usage, key) for key in SUMMED}
@@ -169,7 +181,7 @@ def test_a_slow_reasoning_phase_is_cut_at_reasoning_timeout(
     assert any("no reasoning within 0.5s" in r.getMessage() for r in caplog.records if r.name == "switchyard.hybrid")
 
 
-CALLS = [
+CALLS: list[Event] = [
     chunk("r1", {"role": "assistant", "content": None, "tool_calls": [
         {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
     chunk("r1", {"tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Par'}}]}),
@@ -180,7 +192,7 @@ CALLS = [
     usage_chunk("r1"),
     "data: [DONE]",
 ]
-TOOLS = [
+TOOLS: list[ChatCompletionFunctionToolParam] = [
     {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
     for name in ("get_weather", "get_time")
 ]
@@ -201,6 +213,7 @@ def test_tool_calls_without_reasoning_are_the_answer(
             for delta in (c.choices[0].delta.tool_calls or []) if c.choices else []:
                 call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
                 call["id"] += delta.id or ""
+                assert delta.function is not None
                 call["name"] += delta.function.name or ""
                 call["arguments"] += delta.function.arguments or ""
             finish = c.choices[0].finish_reason if c.choices and c.choices[0].finish_reason else finish
@@ -208,7 +221,8 @@ def test_tool_calls_without_reasoning_are_the_answer(
     else:
         choice = client.chat.completions.create(model="h", messages=MESSAGES, tools=TOOLS).choices[0]
         finish = choice.finish_reason
-        got = [(call.id, call.function.name, call.function.arguments) for call in choice.message.tool_calls or []]
+        functions = [c for c in choice.message.tool_calls or [] if isinstance(c, ChatCompletionMessageFunctionToolCall)]
+        got = [(call.id, call.function.name, call.function.arguments) for call in functions]
 
     assert got == [("call_1", "get_weather", '{"city": "Paris", "unit": "C"}'), ("call_2", "get_time", "{}")]
     assert json.loads(got[0][2]) == {"city": "Paris", "unit": "C"}

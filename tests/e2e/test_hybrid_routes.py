@@ -12,6 +12,7 @@ import pytest
 from src.config import Config
 from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     REASONING,
+    error_body,
     fail,
     hybrid_backends,
     make_config,
@@ -132,7 +133,7 @@ def test_a_failing_phase_two_with_no_route_left_is_the_clients_error(
     error = fail(sdk(proxy), "h", stream)
 
     assert error.status_code == 502
-    assert "execution model down" in error.body["message"]
+    assert "execution model down" in error_body(error)["message"]
     assert (error.response.headers["x-switchyard-route"], error.response.headers["x-switchyard-attempts"]) == (
         H_ROUTE,
         "1",

@@ -13,6 +13,7 @@ from tests.e2e.failover_helpers import (  # noqa: F401 - fixtures
     MESSAGES,
     ask,
     backend,
+    error_body,
     header,
     make_config,
     proxy_pool,
@@ -81,7 +82,7 @@ def test_the_sdk_raises_a_508_for_a_looping_request(
         ask(client, "a:m1", stream)
 
     assert caught.value.status_code == 508
-    assert caught.value.body["type"] == "loop_detected"
+    assert error_body(caught.value)["type"] == "loop_detected"
     assert scripted.requests == []
 
 
@@ -92,7 +93,7 @@ def test_a_backend_pointing_back_at_the_proxy_fails_at_once(shared_proxy: StartP
     error = pytest.raises(openai.APIStatusError, ask, sdk(looped), "self:m1", False).value
 
     assert error.status_code == 508
-    assert "x-switchyard-hop" in error.body["message"]
+    assert "x-switchyard-hop" in error_body(error)["message"]
 
 
 # --- /health ------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from tests.fakes.proxy import PROXY_KEY, UPSTREAM_KEY, RunningProxy
 from tests.fakes.scripted import ScriptedUpstream
 
 ROOT = Path(__file__).resolve().parents[2]
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: Any = [{"role": "user", "content": "hi"}]  # Any: sent as both SDKs' message params, and as raw JSON
 UA = "usage-test/1.0"
 ADMIN_KEY = "sy-test-admin-key-0001"
 BOB_KEY = "sy-test-bob-key-00001"

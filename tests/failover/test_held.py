@@ -29,7 +29,7 @@ def backend() -> OpenAIBackend:
 
 
 def answer_of(upstream: FakeResponse, backend: OpenAIBackend) -> HttpAnswer:
-    return HttpAnswer(upstream, CHAT, backend.name, backend.in_band_failure, MAX_EVENT)  # type: ignore[arg-type]
+    return HttpAnswer(upstream, CHAT, backend.name, backend.in_band_failure, MAX_EVENT)
 
 
 async def events_of(answer: Answer) -> list[Event]:

@@ -117,8 +117,10 @@ class MessagesUpstream(RecordingUpstream):
             return web.json_response({"id": "gen-chat", "object": "chat.completion", "model": model,
                                       "choices": [choice], "usage": usage})
         response = await self._event_stream(request)
-        chunks = [{"delta": {"role": "assistant", "content": message["content"]}, "finish_reason": None},
-                  {"delta": {}, "finish_reason": "stop"}]
+        chunks: list[dict[str, Any]] = [
+            {"delta": {"role": "assistant", "content": message["content"]}, "finish_reason": None},
+            {"delta": {}, "finish_reason": "stop"},
+        ]
         for part in chunks:
             event = {"id": "gen-chat", "object": "chat.completion.chunk", "model": model, "choices": [{"index": 0, **part}]}
             await response.write(f"data: {json.dumps(event)}\n\n".encode())

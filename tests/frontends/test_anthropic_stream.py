@@ -28,7 +28,7 @@ INTERVAL = 0.05
 Seen = list[tuple[str | None, object]]
 
 
-def _sse(events: list) -> list[bytes]:  # type: ignore[type-arg]
+def _sse(events: list) -> list[bytes]:
     return [(e if isinstance(e, str) else f"data: {json.dumps(e)}").encode() + b"\n\n" for e in events]
 
 

@@ -89,7 +89,10 @@ async def test_relay_content_events_are_passed_on_as_they_are_and_unparsed() -> 
         b'data: {"choices":[{"delta":{"content":"not UTF-8: \xff\xfe \xc3"}}]}\n\n',
         b": comment\n\n",
     ]
-    batches = [[Counting(raw) for raw in content[:2]], [Counting(content[2]), Counting(b"data: [DONE]\n\n")]]
+    batches: list[list[Event]] = [
+        [Counting(raw) for raw in content[:2]],
+        [Counting(content[2]), Counting(b"data: [DONE]\n\n")],
+    ]
 
     async def given() -> AsyncIterator[list[Event]]:
         for batch in batches:

@@ -128,9 +128,10 @@ def test_alias_rule_rejects_invalid_regex(pattern: str) -> None:
 def test_alias_rule_accepts_valid_regex_and_compiles() -> None:
     rule = AliasRule(pattern=r"^gpt-(.*)", replacement=r"x:\1")
     assert rule.compiled.pattern == r"^gpt-(.*)"
-    assert rule.compiled.match("gpt-4o").group(1) == "4o"
+    match = rule.compiled.match("gpt-4o")
+    assert match is not None and match.group(1) == "4o"
 
 
 def test_alias_rule_rejects_unknown_field() -> None:
     with pytest.raises(ValidationError):
-        AliasRule(pattern="a", replacement="b", extra="c")
+        AliasRule(pattern="a", replacement="b", extra="c")  # type: ignore[call-arg]

@@ -12,7 +12,7 @@ Step = tuple[str, str] | tuple[str, str, int]
 
 def held(budget: int, steps: list[Step]) -> set[str]:
     """The keys still held after the steps."""
-    cache = ByteBoundedCache(budget)
+    cache = ByteBoundedCache[str](budget)
     for step in steps:
         if step[0] == "put":
             cache.put(step[1], f"value of {step[1]}", step[2])  # type: ignore[misc]
@@ -56,7 +56,7 @@ def test_eviction(budget: int, steps: list[Step], kept: set[str]) -> None:
 
 
 def test_values_are_returned_as_stored() -> None:
-    cache = ByteBoundedCache(100)
+    cache = ByteBoundedCache[tuple[int, ...]](100)
     value = (1, 2, 3)
     cache.put("k", value, 10)
     assert cache.get("k") is value
@@ -65,7 +65,7 @@ def test_values_are_returned_as_stored() -> None:
 
 def test_the_default_budget_is_4_mib() -> None:
     assert DEFAULT_BUDGET == 4 * 1024 * 1024
-    cache = ByteBoundedCache()
+    cache = ByteBoundedCache[int]()
     cache.put("a", 1, DEFAULT_BUDGET)
     cache.put("b", 2, 1)
     assert (cache.get("a"), cache.get("b")) == (None, 2)

@@ -40,7 +40,8 @@ class Backing:
         buckets = await client.hgetall(name)
         await client.delete(name)
         for field, count in buckets.items():  # `<second>:<instance>`
-            second, _, instance = field.decode().partition(":")
+            text = field.decode() if isinstance(field, bytes) else field
+            second, _, instance = text.partition(":")
             await client.hset(name, f"{int(second) - seconds}:{instance}", count)
         await client.aclose()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from src.translation.anthropic_request import messages_to_chat
@@ -28,8 +30,8 @@ def call(call_id: str, name: str, arguments: str) -> dict:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
-def translate(payload: dict, names: ToolNames | None = None, **kwargs: object) -> dict:
-    return chat_to_message(payload, MODEL, names or ToolNames(), **kwargs)
+def translate(payload: dict, names: ToolNames | None = None, stop_sequences: Sequence[str] = ()) -> dict:
+    return chat_to_message(payload, MODEL, names or ToolNames(), stop_sequences=stop_sequences)
 
 
 def test_plain_text_message() -> None:

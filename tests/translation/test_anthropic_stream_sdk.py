@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -15,13 +17,14 @@ anthropic = pytest.importorskip("anthropic")
 LONG_TOOL = "mcp__browser__" + "take_full_page_screenshot_" * 3
 
 
-def sdk_http() -> object:
+def sdk_http() -> ModuleType:
     """The HTTP package this SDK version is built on: httpx, or httpx2 in newer releases."""
     base_client = importlib.import_module("anthropic._base_client")
     return getattr(base_client, "httpx2", None) or base_client.httpx
 
 
-def sdk_final_message(body: bytes) -> object:
+def sdk_final_message(body: bytes) -> Any:
+    """The SDK's accumulated Message; Any, as its content blocks are read by the type the stream gave them."""
     http = sdk_http()
 
     def handler(request: object) -> object:

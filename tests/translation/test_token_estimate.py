@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 
@@ -136,7 +137,7 @@ def test_images_inside_tool_results_count() -> None:
 
 def test_pdf_pages_are_counted() -> None:
     pdf = b"%PDF-1.4\n1 0 obj << /Type /Pages /Count 3 >>\n" + b"<< /Type /Page >>\n" * 3
-    document = {
+    document: dict[str, Any] = {
         "type": "document",
         "source": {"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(pdf).decode()},
     }
@@ -151,7 +152,7 @@ def test_pdf_pages_are_counted() -> None:
 
 def test_only_the_last_assistant_turns_thinking_counts() -> None:
     thinking = {"type": "thinking", "thinking": "deliberating " * 200, "signature": "s"}
-    earlier = {
+    earlier: dict[str, Any] = {
         "model": "m",
         "messages": [
             {"role": "user", "content": "a"},

@@ -26,9 +26,10 @@ class FakeCatalog:
     def __init__(self, models: Mapping[str, list[dict[str, Any]]]) -> None:
         self.models = models
         self.lookups: list[str] = []
-        self._default = "openrouter"  # the configured default backend, for the real id rule below
+        self._ids = ModelCatalog({}, "openrouter", ttl=0.0)  # the real id rule, with the configured default backend
 
-    public_id = ModelCatalog.public_id
+    def public_id(self, backend: str, model: str) -> str:
+        return self._ids.public_id(backend, model)
 
     def lists(self, backend: str) -> bool:
         return backend in self.models

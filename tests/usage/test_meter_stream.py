@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -108,6 +109,7 @@ async def test_a_stream_closed_by_the_client_before_its_end_is_recorded_as_499()
     books = FakeAccounting()
     m, source = meter(books), Source([CONTENT, CONTENT, USAGE, DONE])
     steps = m.observe(source.batches(), CHAT)
+    assert isinstance(steps, AsyncGenerator)  # closed below as a generator is
     await anext(steps)
     await steps.aclose()
     await m.finish()
@@ -118,6 +120,7 @@ async def test_a_stream_closed_after_an_error_event_keeps_the_errors_status() ->
     books = FakeAccounting()
     m = meter(books)
     steps = m.observe(Source([event({"error": {"code": 503, "message": "x"}}), CONTENT]).batches(), CHAT)
+    assert isinstance(steps, AsyncGenerator)  # closed below as a generator is
     await anext(steps)
     await steps.aclose()
     await m.finish()

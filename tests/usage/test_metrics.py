@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import parser
+from prometheus_client.metrics_core import Metric
 
 from src.usage.metrics import ProxyMetrics
 from src.usage.prometheus import CONTENT_TYPE, Counter, Gauge, Histogram, Registry
@@ -11,7 +12,7 @@ from src.usage.record import OK, Attempt
 from tests.usage.record_helpers import make_record
 
 
-def parse(text: str) -> dict[str, object]:
+def parse(text: str) -> dict[str, Metric]:
     return {family.name: family for family in parser.text_string_to_metric_families(text)}
 
 
