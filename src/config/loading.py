@@ -86,13 +86,14 @@ def load_config(
 
     `check` may refuse a valid Config for a purpose (as serving does), as (key, message). Every
     problem is reported at once, each blamed on the flag, variable or file its key came from.
-    `keys_required=False` accepts an OpenRouter backend without a key (local reports need none).
+    `keys_required=False` accepts an OpenRouter backend without a key, and an unset `${VAR}` as
+    empty (local reports need no secrets).
     """
     cli = {k: v for k, v in (cli or {}).items() if v is not None}
     env, problems = _read_env(os.environ if environ is None else environ)
     path = _config_path(cli.get("config"), env.config if env else None)
     where = str(path) if path else "built-in defaults"
-    raw = expand_variables(read_yaml(path), environ, where) if path else {}
+    raw = expand_variables(read_yaml(path), environ, where, unset_ok=not keys_required) if path else {}
     merged, origins = merge_layers(raw, env or EnvSettings(), cli)
     try:
         config = Config.model_validate(_anchored(merged, path), context={"keys_required": keys_required})

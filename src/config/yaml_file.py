@@ -48,13 +48,16 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def expand_variables(value: Any, environ: Mapping[str, str] | None, where: str, key: str = "") -> Any:
-    """Expand `${VAR}` and `${VAR:-default}` in every string of a parsed YAML tree."""
+def expand_variables(
+    value: Any, environ: Mapping[str, str] | None, where: str, key: str = "", unset_ok: bool = False
+) -> Any:
+    """Expand `${VAR}` and `${VAR:-default}` in every string of a parsed YAML tree. `unset_ok`: an
+    unset `${VAR}` is empty rather than an error (local reports, which need none of the secrets)."""
     environ = os.environ if environ is None else environ
     if isinstance(value, dict):
-        return {k: expand_variables(v, environ, where, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+        return {k: expand_variables(v, environ, where, f"{key}.{k}" if key else str(k), unset_ok) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand_variables(v, environ, where, f"{key}.{i}") for i, v in enumerate(value)]
+        return [expand_variables(v, environ, where, f"{key}.{i}", unset_ok) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -64,6 +67,8 @@ def expand_variables(value: Any, environ: Mapping[str, str] | None, where: str, 
             return environ[name]
         if default is not None:
             return default
+        if unset_ok:
+            return ""
         raise ConfigError(where, key, f"environment variable {name} is not set (write ${{{name}:-}} to allow empty)")
 
     return _VARIABLE.sub(substitute, value)

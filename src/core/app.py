@@ -25,7 +25,7 @@ from src.core import admin
 from src.core.asgi import Receive, Scope, Send
 from src.core.body import read_body
 from src.core.byok import fingerprint, take_own_key
-from src.core.delivery import deliver
+from src.core.delivery import SHUTTING_DOWN, deliver
 from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
 from src.core.runtime import Runtime
 from src.frontends import anthropic_messages, models, openai_chat, responses
@@ -140,6 +140,14 @@ class App:
         except Exception:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             reply = error_reply(scope, protocol, InternalError(), meter)
+        except asyncio.CancelledError:
+            # A client that left is ClientDisconnected above: this is uvicorn ending what still runs
+            # once shutdown_grace is over. The client is still there and gets an answer, not a cut,
+            # and the request ends here (re-raised, uvicorn would log it as the app's crash).
+            reply = error_reply(scope, protocol, SHUTTING_DOWN, meter)
+            await deliver(reply, receive, send, redact)
+            _accessed(scope, reply.status, reply.headers, started, key_name)
+            return
         await deliver(reply, receive, send, redact)
         _accessed(scope, reply.status if isinstance(reply, BodyReply) else 200, reply.headers, started, key_name)
 

@@ -33,81 +33,86 @@ def _refusal(status: bytes, code: str, message: str) -> bytes:
 HEAD_TOO_LARGE = _refusal(b"431 Request Header Fields Too Large", "request_header_fields_too_large",
                           f"the request head is larger than {MAX_HEAD // 1024} KiB")  # fmt: skip
 HEAD_TOO_SLOW = _refusal(b"408 Request Timeout", "request_timeout", "the request head did not arrive in time")
+_HEAD, _BODY, _ANSWERING = "head", "body", "answering"  # what a connection is doing, for its timer
 
 
 class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a bounded head and a body that may not stall.
 
-    One timer a request: body bytes only note the time, and the timer, when it fires early, sets
-    itself again for what is left (a timer set again for each chunk would cost far more)."""
+    A request only notes times. One timer a connection watches them: when it fires it compares
+    the time with what the request in progress is allowed, and sets itself again for what is
+    left, or lets itself go while no head or body is arriving (the next head sets it again).
+    A timer set and cancelled for each request would cost more than the rest of this class."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         config: Config = self.app.config  # the Switchyard app, which uvicorn loaded
         self._head_timeout = config.request_header_timeout
         self._body_timeout = config.request_body_timeout
-        self._in_head = True
+        self._phase = _HEAD  # a connection starts by sending a head
         self._head_bytes = 0
-        self._heard = 0.0  # when the body last sent something
+        self._since = 0.0  # when the head began, or when the body last sent something
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self._head_timeout)
+        self._since = self.loop.time()
+        self._watch(self._head_timeout)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self._in_head and self.parser is not None and not self.transport.is_closing():
+        if self._phase is _HEAD and self.parser is not None and not self.transport.is_closing():
             self._head_bytes += len(data)  # counted after feeding: a head that ended in this chunk is done
             if self._head_bytes > MAX_HEAD:
                 self._refuse(HEAD_TOO_LARGE)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes = True, 0
-        self._arm(self._head_timeout)
+        self._phase, self._head_bytes, self._since = _HEAD, 0, self.loop.time()
+        if self._timer is None:
+            self._watch(self._head_timeout)
 
     def on_headers_complete(self) -> None:
-        self._in_head, self._heard = False, self.loop.time()
-        if self._body_timeout < self._head_timeout:  # else the head's timer fires first, and sets itself again
-            self._arm(self._body_timeout)
+        self._phase, self._since = _BODY, self.loop.time()
+        if self._body_timeout < self._head_timeout:  # the timer may be set for later than the body's time
+            self._watch(self._body_timeout)
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        self._heard = self.loop.time()
+        self._since = self.loop.time()
         super().on_body(body)
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._phase = _ANSWERING
         super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._unwatch()
         super().connection_lost(exc)
 
-    def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(seconds, self._expired)
+    def _watch(self, seconds: float) -> None:
+        self._unwatch()
+        self._timer = self.loop.call_later(seconds, self._check)
 
-    def _disarm(self) -> None:
+    def _unwatch(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _expired(self) -> None:
+    def _check(self) -> None:
         self._timer = None
-        if self._in_head:
-            self._refuse(HEAD_TOO_SLOW)
-            return
-        quiet = self.loop.time() - self._heard
-        if quiet < self._body_timeout:  # the body spoke since: wait for what is left of its time
-            self._timer = self.loop.call_later(self._body_timeout - quiet, self._expired)
-            return
-        self._refuse(None)
+        if self._phase is _ANSWERING:
+            return  # nothing arriving now: the next head sets the timer again
+        allowed = self._head_timeout if self._phase is _HEAD else self._body_timeout
+        left = self._since + allowed - self.loop.time()
+        if left > 0:
+            self._timer = self.loop.call_later(left, self._check)
+        else:
+            self._refuse(HEAD_TOO_SLOW if self._phase is _HEAD else None)
 
     def _refuse(self, answer: bytes | None) -> None:
         """Answers (a head's problem) or just drops (a stalled body, whose request is under way) and closes."""
-        self._disarm()
+        self._unwatch()
         if self.transport.is_closing():
             return
         if answer is not None and (self.cycle is None or self.cycle.response_complete):

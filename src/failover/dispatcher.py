@@ -7,6 +7,7 @@ returns what happened, `Served` or `Failed`, each with every attempt made.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -78,7 +79,12 @@ class Failed:
 
 
 def route_headers(route: Route, attempts: int) -> dict[str, str]:
-    return {"x-switchyard-route": quote(route.label, safe=":/[],?=&~@+-._"), "x-switchyard-attempts": str(attempts)}
+    return {"x-switchyard-route": _header_value(route.label), "x-switchyard-attempts": str(attempts)}
+
+
+@functools.lru_cache(maxsize=1024)  # the same few routes serve most requests; bounded, as labels are the client's
+def _header_value(label: str) -> str:
+    return quote(label, safe=":/[],?=&~@+-._")
 
 
 class Dispatcher:

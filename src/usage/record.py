@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
+import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,8 +13,12 @@ OK = "ok"  # the outcome of an attempt that succeeded; any other outcome is a sh
 
 
 def new_request_id() -> str:
-    """128 random bits, as a uuid4 holds (less its version bits), at a quarter of uuid4's cost."""
-    return os.urandom(16).hex()
+    """48 bits of milliseconds, then 80 random bits (UUIDv7's layout, less its version bits).
+
+    The usage stores keep one record per id through a unique index. Ids that grow with time are
+    added at its right edge; random ones land on a different page of it for every record, which
+    doubled the SQLite writer's cost per record once the table held a few hundred thousand."""
+    return f"{time.time_ns() // 1_000_000:012x}{random.getrandbits(80):020x}"  # an id, not a secret: no syscall
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,3 +154,20 @@ def test_a_backend_that_is_down_is_reported_and_the_others_listed(
 def test_models_provider_may_name_a_backend(upstream: FakeUpstream, cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
     backends = {"openrouter": backend(upstream.base_url), "local": backend(upstream.base_url, "openai")}
     assert {b for b, _ in models(capsys, cwd, backends, "--provider", "local")} == {"local"}
+
+
+def test_usage_runs_on_the_shipped_config_without_its_upstream_key(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "config.yaml"
+    assert "${OPENROUTER_API_KEY}" in shipped.read_text(encoding="utf-8")  # and that variable is unset here
+    copy = cwd / "config.yaml"
+    copy.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+
+    summary = run_json(capsys, "usage", "--config", str(copy), "--json")
+
+    assert summary["totals"]["requests"] == 0
+
+
+def test_serving_still_refuses_an_unset_variable(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "config.yaml"
+    assert main(["--config", str(shipped)]) == 2
+    assert "OPENROUTER_API_KEY is not set" in capsys.readouterr().err

@@ -1,5 +1,6 @@
-"""Stopping the proxy while a stream is open: past shutdown_grace the stream ends with exactly one
-error event in the client's protocol, the upstream is let go, and the usage record says 503."""
+"""Stopping the proxy while a request is open: past shutdown_grace a stream ends with exactly one
+error event in the client's protocol, a request not answered yet gets a 503 in its envelope, the
+upstream is let go, and the usage record says 503."""
 
 from __future__ import annotations
 
@@ -157,3 +158,29 @@ def test_a_stream_that_ends_within_the_grace_is_not_cut(proxy: RunningProxy, hos
     assert response.content.rstrip().endswith(b"data: [DONE]")
     assert error_events(response.content, "chat") == []
     assert [r["status"] for r in records(tmp_path / "usage.db")] == [200]
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+def test_a_request_still_waiting_for_its_upstream_gets_a_503_in_its_envelope(
+    proxy: RunningProxy, hostile: HostileUpstream, tmp_path: Path, endpoint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    hostile.script("m", Reply(body=b"{}", delay=GUARD))
+    path, fields = ENDPOINTS[endpoint]
+    answered: list[httpx.Response] = []
+    asking = threading.Thread(target=lambda: answered.append(httpx.post(
+        f"{proxy.url}{path}", json={"model": "m", **fields}, headers={"Authorization": f"Bearer {PROXY_KEY}"}, timeout=GUARD)))
+    asking.start()
+    assert wait_until(lambda: len(hostile.requests) == 1)  # the upstream has it and says nothing
+
+    proxy.stop()
+    asking.join(GUARD)
+
+    [response] = answered
+    assert response.status_code == 503
+    body = response.json()
+    message = body["error"]["message"]
+    assert "shutting down" in message
+    assert body.get("type") == ("error" if endpoint == "messages" else None)
+    [record] = records(tmp_path / "usage.db")
+    assert (record["status"], record["stream"]) == (503, 0)
+    assert not [r for r in caplog.records if r.getMessage().startswith("Exception in ASGI application")]

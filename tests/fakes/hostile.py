@@ -40,6 +40,7 @@ class Reply:
     events: list[bytes] | None = None  # each written as it is, followed by a blank line
     content_type: str = "application/json"
     forever: bool = False  # after `events`, a content chunk every 50 ms until the reader goes away
+    delay: float = 0.0  # seconds the upstream says nothing before it answers
 
 
 @dataclass
@@ -94,6 +95,12 @@ class HostileUpstream(ThreadedServer):
         replies = self._replies.get(model)
         reply = replies.popleft() if replies else self._default(body.get("stream") is True)
         headers = {name: _fill(value.encode(), key).decode() for name, value in reply.headers.items()}
+        if reply.delay:
+            try:
+                await asyncio.sleep(reply.delay)
+            except asyncio.CancelledError:
+                self.hung_up.append(model)
+                raise
         if reply.events is None:
             content = _fill(reply.body or b"", key)
             return web.Response(status=reply.status, body=content, headers={"Content-Type": reply.content_type, **headers})

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 
-from src.usage.record import Tokens, split_route, usage_from
+from src.usage.record import Tokens, new_request_id, split_route, usage_from
 from tests.usage.record_helpers import make_record
 
 FULL = {
@@ -75,3 +76,16 @@ def test_record_is_frozen_and_derives_backend_model_failed() -> None:
     assert not make_record(status=399).failed
     with pytest.raises(dataclasses.FrozenInstanceError):
         rec.status = 200  # type: ignore[misc]
+
+
+def test_request_ids_are_unique_and_grow_with_time() -> None:
+    """The stores' unique index on request ids takes time-ordered ones at its right edge."""
+    before = time.time_ns() // 1_000_000
+    first = [new_request_id() for _ in range(1000)]
+    time.sleep(0.002)
+    later = new_request_id()
+
+    assert len(set(first)) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in first)
+    assert int(first[0][:12], 16) >= before
+    assert later > max(first)
