@@ -195,7 +195,7 @@ class Bench:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="reduced run (well under a minute on 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="reduced run (under a minute on 2 cores)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH", help=f"default {DEFAULT_JSON}")
     parser.add_argument("--workers", type=int, default=2, metavar="N",
                         help="also measure Switchyard with N workers when its CLI has --workers (default 2)")
