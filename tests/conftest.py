@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +9,15 @@ from src.config import Config
 from tests.fakes.postgres import postgres_url  # noqa: F401 (the session's PostgreSQL server, for the tests that ask)
 from tests.fakes.proxy import RunningProxy
 from tests.fakes.upstream import FakeUpstream
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _checkout_stays_clean() -> Iterator[None]:
+    """No test leaves a usage database in the checkout: each works in a folder of its own."""
+    stray = Path(__file__).resolve().parents[1] / "switchyard.db"
+    before = stray.exists()
+    yield
+    assert before or not stray.exists(), f"a test wrote {stray}"
 
 
 @pytest.fixture(autouse=True)

@@ -17,8 +17,8 @@ from src.backends.base import Backend, Call
 from src.frontends.anthropic_stream import translated
 from src.frontends.gateway import Gateway
 from src.frontends.incoming import Incoming
-from src.frontends.reply import BodyReply, Reply, json_reply
-from src.frontends.serving import admit, call_of, dispatch, stream_reply
+from src.frontends.reply import Reply, json_reply
+from src.frontends.serving import admit, call_of, dispatch, passed_on, stream_reply
 from src.routing.plan import Route
 from src.translation.anthropic_request import messages_to_chat
 from src.translation.anthropic_response import chat_to_message
@@ -73,10 +73,7 @@ async def messages(gateway: Gateway, incoming: Incoming) -> Reply:
     served = await dispatch(gateway, incoming, plan, outbound)
     answer, headers = served.answer, served.headers()
     if answer.protocol is MESSAGES:  # served natively: passed on as it came
-        if meter.stream:
-            return stream_reply(served, meter, MESSAGES, headers)
-        content = await answer.read()
-        return BodyReply(answer.status, content, headers, after=partial(meter.finish, content, MESSAGES))
+        return await passed_on(served, meter, MESSAGES, headers)
     stop_sequences = _stop_sequences(body)
     if meter.stream:
         translator = StreamTranslator(body["model"], outbound.names, stop_sequences=stop_sequences)

@@ -12,9 +12,9 @@ from typing import Any
 
 from src.frontends.gateway import Gateway
 from src.frontends.incoming import Incoming
-from src.frontends.reply import BodyReply, Reply, json_reply
+from src.frontends.reply import Reply, json_reply
 from src.frontends.responses_flow import CompactionStream, ResponsesOutbound, compaction_item, translated
-from src.frontends.serving import admit, call_of, dispatch, stream_reply
+from src.frontends.serving import admit, call_of, dispatch, passed_on, stream_reply
 from src.translation.reasoning_carrier import family
 from src.translation.responses_output import ECHOED, Shape, chat_to_response
 from src.translation.responses_stream import ResponsesStream
@@ -49,10 +49,7 @@ async def _serve(gateway: Gateway, incoming: Incoming, compacting: bool, compact
     served = await dispatch(gateway, incoming, plan, outbound)
     answer, headers = served.answer, served.headers()
     if answer.protocol is RESPONSES:  # served natively: passed on as it came
-        if meter.stream:
-            return stream_reply(served, meter, RESPONSES, headers)
-        content = await answer.read()
-        return BodyReply(answer.status, content, headers, after=partial(meter.finish, content, RESPONSES))
+        return await passed_on(served, meter, RESPONSES, headers)
     translation = outbound.translation(served.route)
     echo = {key: body[key] for key in ECHOED if key in body}
     shape = Shape(body["model"], translation.names, gateway.responses.carrier, family(served.route.answerer.model), echo)

@@ -13,7 +13,7 @@ from src.failover.dispatcher import Failed, Outbound, Served
 from src.frontends.gateway import Gateway
 from src.frontends.incoming import Incoming
 from src.frontends.relay import relay
-from src.frontends.reply import StreamReply
+from src.frontends.reply import BodyReply, Reply, StreamReply
 from src.routing.plan import Route
 from src.routing.suggestions import did_you_mean, is_unknown_model
 from src.usage.meter import Meter
@@ -72,6 +72,17 @@ def stream_reply(served: Served, meter: Meter, client: WireProtocol, headers: di
     if step is not None:
         events = step(events)
     return StreamReply(relay(events, client, served.route.backend), partial(_closed, answer, meter), client, headers)
+
+
+async def passed_on(served: Served, meter: Meter, protocol: WireProtocol, headers: dict[str, str]) -> Reply:
+    """An answer already in the client's protocol, as the upstream sent it: streamed through the
+    pipeline, or whole (its usage read once it is out)."""
+    if meter.stream:
+        return stream_reply(served, meter, protocol, headers)
+    answer = served.answer
+    body = await answer.read()
+    media_type = answer.headers.get("content-type", "application/json")
+    return BodyReply(answer.status, body, headers, media_type, partial(meter.finish, body, protocol))
 
 
 async def _closed(answer: Answer, meter: Meter, failure: ProxyError | None) -> None:

@@ -195,7 +195,22 @@ class Http1Response:
         self.headers = conn.headers  # lower-case names
 
     async def read(self) -> bytes:
-        return b"".join([piece async for piece in self._body(self._request.max_body)])
+        if self._decoder is not None:
+            return b"".join([piece async for piece in self._body(self._request.max_body)])
+        # Most answers are not compressed: read them without an async generator, which asyncio
+        # registers and unregisters for each use.
+        pieces, size, limit = [], 0, self._request.max_body
+        try:
+            while chunk := await self._conn.next_chunk(self._request.timeout):
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge()
+                pieces.append(chunk)
+        except Exception as exc:
+            raise self._failure(exc) from None
+        finally:
+            self._release()
+        return b"".join(pieces)
 
     def iter_chunks(self) -> AsyncIterator[bytes]:
         return self._body(_UNCAPPED)
@@ -229,9 +244,7 @@ class Http1Response:
                 yield piece
                 await asyncio.sleep(0)
         except Exception as exc:
-            if not self._released:
-                self._conn.close()  # never reused: the rest of its body is still on the way
-            raise translate(exc, self._request) from None
+            raise self._failure(exc) from None
         finally:
             # Also when the reader stops early (GeneratorExit, cancellation), perhaps long after an
             # aclose(): a connection already handed back may be serving another request by then.
@@ -239,6 +252,11 @@ class Http1Response:
 
     async def aclose(self) -> None:
         self._release()
+
+    def _failure(self, exc: Exception) -> BaseException:
+        if not self._released:
+            self._conn.close()  # never reused: the rest of its body is still on the way
+        return translate(exc, self._request)
 
     def _release(self) -> None:
         if not self._released:

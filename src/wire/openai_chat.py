@@ -89,7 +89,7 @@ class ChatCompletions:
 
     def usage(self, payload: object) -> Mapping[str, Any] | None:
         usage = payload.get("usage") if isinstance(payload, dict) else None
-        return usage if isinstance(usage, Mapping) else None
+        return usage if isinstance(usage, dict) else None
 
     def replay(self, body: bytes) -> list[Event] | None:
         try:

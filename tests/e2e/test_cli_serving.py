@@ -126,7 +126,11 @@ def test_logs_hold_no_keys_and_no_bodies_even_at_debug(config_file: Path, upstre
 
 
 def test_shipped_config_starts(upstream: FakeUpstream) -> None:
-    with serving(["--config", str(ROOT / "config.yaml")], ENV) as (url, _):
+    # A copy in the test's own folder: the shipped file puts its usage database beside itself.
+    shipped = Path("config.yaml")
+    shipped.write_text((ROOT / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    with serving(["--config", str(shipped.resolve())], ENV) as (url, _):
         assert httpx.get(f"{url}/health").json()["status"] == "ok"
         response = httpx.get(f"{url}/v1/models")
         assert response.status_code == 401
+    assert Path("switchyard.db").is_file()  # beside the copy, not in the checkout
