@@ -31,7 +31,7 @@ log = logging.getLogger("switchyard.failover")
 OUTCOME_TEXT = 160  # characters of a failure kept in logs and in the list of attempts
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every attempt, where frozen costs twice as much
 class Attempt:
     route: str
     key: int | None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every attempt, where frozen costs twice as much
 class UpstreamRequest:
     method: str
     url: str

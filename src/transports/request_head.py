@@ -15,6 +15,7 @@ from src.transports.decoding import ACCEPT_ENCODING
 
 Origin = tuple[str, str, int]  # scheme, host, port
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # what RFC 9110 allows in a header name
+_NAMES = re.compile(rf"(?:{_TOKEN.pattern})(?:\n{_TOKEN.pattern})*")  # names joined by line feeds
 
 
 class RefusedHeader(Exception):
@@ -43,21 +44,28 @@ def request_head(
 ) -> bytes:
     """The head; `extra` is one more header line of the proxy's own (Proxy-Authorization)."""
     lines = [f"{method} {target} HTTP/1.1", host] if extra is None else [f"{method} {target} HTTP/1.1", host, extra]
-    offers_codings = False
-    for name, value in headers.items():
-        if "\r" in value or "\n" in value or "\0" in value or not _is_token(name):
-            raise RefusedHeader(repr(name))
-        offers_codings = offers_codings or (len(name) == 15 and name.lower() == "accept-encoding")
-        lines.append(f"{name}: {value}")
-    if not offers_codings:
-        # Without it any coding is acceptable (RFC 9110 12.5.3), br and zstd included, which we refuse.
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    # The backends write header names in one of these spellings. Without the header any coding is
+    # acceptable (RFC 9110 12.5.3), br and zstd included, which we refuse.
+    if "Accept-Encoding" not in headers and "accept-encoding" not in headers:
         lines.append(ACCEPT_ENCODING)
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
     lines.append("\r\n")
-    return "\r\n".join(lines).encode("utf-8")
+    head = "\r\n".join(lines)
+    # One look at the whole head rather than at each header: CR and LF only where lines end, no
+    # NUL, and every name a token (a name holding a line break also breaks the count).
+    lines_ok = head.count("\n") == len(lines) and head.count("\r") == len(lines) and "\0" not in head
+    if not lines_ok or (headers and _NAMES.fullmatch("\n".join(headers)) is None):
+        raise RefusedHeader(_culprit(headers))
+    return head.encode("utf-8")
 
 
-@functools.lru_cache(maxsize=1024)
-def _is_token(name: str) -> bool:
-    return _TOKEN.fullmatch(name) is not None
+def _culprit(headers: Mapping[str, str]) -> str:
+    """The name of the first header that breaks the framing (only asked once one does)."""
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\0" in value or not _TOKEN.fullmatch(name):
+            return repr(name)
+    return "the request line"
+
+

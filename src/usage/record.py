@@ -21,7 +21,7 @@ def new_request_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{random.getrandbits(80):020x}"  # an id, not a secret: no syscall
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every request, where frozen costs twice as much
 class Attempt:
     """One try of one route (`backend:model`) within a request, success or failure."""
 
@@ -31,7 +31,7 @@ class Attempt:
     latency_ms: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every request, where frozen costs twice as much
 class Tokens:
     """The token counts and reported cost of an upstream usage object; None where unknown."""
 
@@ -42,7 +42,7 @@ class Tokens:
     cost: float | None = None  # OpenRouter's `usage.cost`, in USD
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)  # frozen: it goes to the writer thread
 class UsageRecord:
     """Everything recorded about one request. Never holds a key, only the key's name."""
 
