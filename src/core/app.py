@@ -142,12 +142,9 @@ class App:
             reply = error_reply(scope, protocol, InternalError(), meter)
         except asyncio.CancelledError:
             # A client that left is ClientDisconnected above: this is uvicorn ending what still runs
-            # once shutdown_grace is over. The client is still there and gets an answer, not a cut,
-            # and the request ends here (re-raised, uvicorn would log it as the app's crash).
+            # once shutdown_grace is over. The client is still there and gets an answer, not a cut;
+            # not re-raised, as uvicorn would log it as the app's crash.
             reply = error_reply(scope, protocol, SHUTTING_DOWN, meter)
-            await deliver(reply, receive, send, redact)
-            _accessed(scope, reply.status, reply.headers, started, key_name)
-            return
         await deliver(reply, receive, send, redact)
         _accessed(scope, reply.status if isinstance(reply, BodyReply) else 200, reply.headers, started, key_name)
 

@@ -14,14 +14,10 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
     declared = headers.get("content-length")
     if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    message = await receive()
-    if not message.get("more_body", False) and message["type"] == "http.request":  # the usual case: one piece
-        body: bytes = message.get("body", b"")
-        if len(body) > limit:
-            raise _too_large(limit)
-        return body
-    chunks, size = [], 0
+    chunks = []
+    size = 0
     while True:
+        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         chunk = message.get("body", b"")
@@ -31,7 +27,6 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-        message = await receive()
 
 
 def _too_large(limit: int) -> RequestTooLarge:

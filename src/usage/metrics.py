@@ -92,14 +92,11 @@ class ProxyMetrics:
                 self.tokens.add_at((route, kind), count)
         if record.cost_usd is not None:
             self.cost.add_at((route,), record.cost_usd)
-        attempts = record.attempts
-        if len(attempts) == 1 and attempts[0].outcome == OK:
-            return  # the usual case: nothing failed, nothing moved on
-        for position, attempt in enumerate(attempts):
+        for position, attempt in enumerate(record.attempts):
             if attempt.outcome == OK:
                 continue
             self.upstream_errors.add_at((split_route(attempt.route)[0] or "none", attempt.outcome), 1)
-            following = attempts[position + 1] if position + 1 < len(attempts) else None
+            following = record.attempts[position + 1] if position + 1 < len(record.attempts) else None
             if following is not None and following.route != attempt.route:  # a retry is no failover
                 self.failovers.add_at((attempt.outcome,), 1)
 
