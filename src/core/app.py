@@ -63,8 +63,8 @@ class Endpoint:
 def front(serve: Callable[[Gateway, Incoming], Awaitable[Reply]]) -> Serve:
     """A front-end's endpoint, which sees only the gateway."""
 
-    async def endpoint(runtime: Runtime, incoming: Incoming) -> Reply:
-        return await serve(runtime.gateway, incoming)
+    def endpoint(runtime: Runtime, incoming: Incoming) -> Awaitable[Reply]:
+        return serve(runtime.gateway, incoming)  # its coroutine: no second one per request to pass it on
 
     return endpoint
 

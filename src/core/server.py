@@ -52,39 +52,41 @@ class GuardedProtocol(HttpToolsProtocol):
         self._phase = _HEAD  # a connection starts by sending a head
         self._head_bytes = 0
         self._since = 0.0  # when the head began, or when the body last sent something
+        self._arrived = 0.0  # when the last bytes arrived
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._since = self.loop.time()
+        self._since = self._arrived = self.loop.time()
         self._watch(self._head_timeout)
 
+    # The parser's callbacks below run for every request: they call the base class by name, as
+    # super() would make an object each time, and read the clock once per chunk that arrives.
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self._phase is _HEAD and self.parser is not None and not self.transport.is_closing():
+        self._arrived = self.loop.time()
+        HttpToolsProtocol.data_received(self, data)
+        if self._phase is _BODY:
+            self._since = self._arrived  # the body is still arriving: a stall counts from here
+        elif self._phase is _HEAD and self.parser is not None and not self.transport.is_closing():
             self._head_bytes += len(data)  # counted after feeding: a head that ended in this chunk is done
             if self._head_bytes > MAX_HEAD:
                 self._refuse(HEAD_TOO_LARGE)
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._phase, self._head_bytes, self._since = _HEAD, 0, self.loop.time()
+        HttpToolsProtocol.on_message_begin(self)
+        self._phase, self._head_bytes, self._since = _HEAD, 0, self._arrived
         if self._timer is None:
             self._watch(self._head_timeout)
 
     def on_headers_complete(self) -> None:
-        self._phase, self._since = _BODY, self.loop.time()
+        self._phase = _BODY
         if self._body_timeout < self._head_timeout:  # the timer may be set for later than the body's time
             self._watch(self._body_timeout)
-        super().on_headers_complete()
-
-    def on_body(self, body: bytes) -> None:
-        self._since = self.loop.time()
-        super().on_body(body)
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
         self._phase = _ANSWERING
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._unwatch()

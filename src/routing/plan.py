@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
@@ -34,9 +35,11 @@ class Route:
     params: Mapping[str, Any] = field(default_factory=lambda: _NO_PARAMS)
     legs: tuple[Route, ...] = ()
     _key: tuple[Any, ...] = field(init=False, repr=False)
+    _text: str = field(init=False, repr=False)  # `backend:model`, asked for several times per request
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_key", (self.backend, self.model, frozenset(self.params.items()), self.legs))
+        object.__setattr__(self, "_text", f"{self.backend}:{self.model}")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Route) and self._key == other._key
@@ -45,14 +48,14 @@ class Route:
         return hash(self._key)
 
     def __str__(self) -> str:
-        return f"{self.backend}:{self.model}"
+        return self._text
 
     @property
     def answerer(self) -> Route:
         """The route whose model writes the answer: the last leg of a composite, else this one."""
         return self.legs[-1] if self.legs else self
 
-    @property
+    @cached_property  # routes are planned once and cached: so is this
     def label(self) -> str:
         """The route as a client may write it, every leg's parameters kept (the x-switchyard-route header)."""
         query = "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in self.params.items()) if self.params else ""
@@ -98,7 +101,8 @@ class Router:
         plan = self._plans.get(model)
         if plan is None:
             plan = self._plan(model)
-            self._plans.put(model, plan, len(model) + 256 * len(plan))
+            # A route holds its model, its text and (once asked) its label: about three copies.
+            self._plans.put(model, plan, len(model) + sum(256 + 3 * len(str(route)) for route in plan))
         return plan
 
     def _plan(self, model: str) -> tuple[Route, ...]:

@@ -49,7 +49,6 @@ class Meter:
     ended: float | None = None
     recorded: bool = False
     upstream_key: str | None = None  # the fingerprint of the client's own key, when it sent one
-    request_id: str = field(default_factory=new_request_id)  # once per request: the store keeps one record per id
 
     def asked_for(self, body: Mapping[str, Any]) -> None:
         model = body.get("model")
@@ -143,7 +142,8 @@ class Meter:
             frontend=self.frontend,
             requested_model=self.requested_model,
             status=self.status,
-            attempts=tuple(_attempt_record(a) for a in self.attempts),
+            request_id=new_request_id(),  # once per request, as a meter writes once
+            attempts=tuple(map(_attempt_record, self.attempts)),
             route=self.route,
             prompt_tokens=tokens.prompt_tokens,
             completion_tokens=tokens.completion_tokens,
@@ -154,12 +154,16 @@ class Meter:
             ttft_ms=None if self.first_token is None else (self.first_token - self.started) * 1000,
             stream=self.stream,
             upstream_key=self.upstream_key,
-            request_id=self.request_id,
         )
         self.accounting.record(record, self.reservation)
 
 
 def _attempt_record(attempt: Attempt) -> AttemptRecord:
-    outcome = {"ok": OK, "status": f"status_{attempt.status}"}.get(attempt.kind, attempt.kind)
-    status = attempt.status if attempt.kind in ("ok", "status") else None  # None: it never answered
+    outcome, status = attempt.kind, attempt.status
+    if outcome == "ok":
+        outcome = OK
+    elif outcome == "status":
+        outcome = f"status_{status}"
+    else:
+        status = None  # it never answered
     return AttemptRecord(attempt.route, status, outcome, attempt.seconds * 1000)

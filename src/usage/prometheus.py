@@ -78,9 +78,11 @@ class _Values(Metric):
     def add_at(self, key: Labels, amount: float) -> None:
         """The hot path: label values as strings, in `labelnames` order, unchecked."""
         values = self.values
-        if key not in values:
+        if key in values:
+            values[key] += amount
+        else:
             key = self._capped(key, values)
-        values[key] = values.get(key, 0.0) + amount
+            values[key] = values.get(key, 0.0) + amount
 
     def snapshot(self) -> list[list[object]]:
         return [[*key, value] for key, value in self.values.items()]

@@ -6,8 +6,8 @@ import math
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 OK = "ok"  # the outcome of an attempt that succeeded; any other outcome is a short failure reason
 
@@ -42,8 +42,7 @@ class Tokens:
     cost: float | None = None  # OpenRouter's `usage.cost`, in USD
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)  # frozen: it goes to the writer thread
-class UsageRecord:
+class UsageRecord(NamedTuple):  # immutable, as it goes to the writer thread, and the cheapest such object to make
     """Everything recorded about one request. Never holds a key, only the key's name."""
 
     time: float  # unix seconds at which the request started
@@ -52,6 +51,9 @@ class UsageRecord:
     frontend: str  # "openai", "anthropic" or "responses"
     requested_model: str
     status: int  # the HTTP status the client got
+    # Unique per request (new_request_id): the store skips a record whose id it holds already, so
+    # a batch written again after a commit whose acknowledgement was lost never counts twice.
+    request_id: str
     attempts: tuple[Attempt, ...] = ()
     route: str | None = None  # the final `backend:model`; None when no backend was reached
     prompt_tokens: int | None = None
@@ -63,9 +65,6 @@ class UsageRecord:
     ttft_ms: float | None = None  # time to first token, streams only
     stream: bool = False
     upstream_key: str | None = None  # the fingerprint of a client's own upstream key (byok), never the key
-    # Unique per request: the store skips a record whose id it holds already, so a batch written
-    # again after a commit whose acknowledgement was lost never counts twice.
-    request_id: str = field(default_factory=new_request_id)
 
     @property
     def backend(self) -> str | None:

@@ -14,13 +14,14 @@ come from `/metrics`.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Callable
 from os import PathLike
 
 import orjson
 
-from src.usage.record import UsageRecord
+from src.usage.record import UsageRecord, split_route
 
 
 class SchemaError(Exception):
@@ -75,6 +76,9 @@ COLUMNS = (
     "status", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens",
     "cost_usd", "latency_ms", "ttft_ms", "stream", "attempts", "upstream_key", "request_id",
 )  # fmt: skip
+# SQLite stores a NaN as NULL. A float is bound as it is, where the sqlite3 module looks each None
+# up in its adapter registry first: that look-up cost a third of the writer's time per record.
+_NULL = math.nan
 ROWS_PER_INSERT = 999 // len(COLUMNS)  # 999: SQLite's limit on a statement's parameters before 3.32
 _ROW = f"({', '.join('?' * len(COLUMNS))})"
 
@@ -94,7 +98,7 @@ def insert_statements(rows: list[tuple[object, ...]]) -> list[tuple[str, list[ob
             f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW] * len(chunk))} "
             "ON CONFLICT (request_id) DO NOTHING"
         )
-        statements.append((sql, [value for row in chunk for value in row]))
+        statements.append((sql, [_NULL if value is None else value for row in chunk for value in row]))
     return statements
 
 
@@ -153,9 +157,10 @@ def row_of(rec: UsageRecord) -> tuple[object, ...]:
         {"route": a.route, "status": a.status, "outcome": a.outcome, "latency_ms": a.latency_ms}
         for a in rec.attempts
     ]
+    backend, model = split_route(rec.route)
     return (
         rec.time, rec.key_name, rec.user_agent, rec.frontend, rec.requested_model, rec.route,
-        rec.backend, rec.model, rec.status, rec.prompt_tokens, rec.completion_tokens,
+        backend, model, rec.status, rec.prompt_tokens, rec.completion_tokens,
         rec.reasoning_tokens, rec.cached_tokens, rec.cost_usd, rec.latency_ms, rec.ttft_ms,
         int(rec.stream), orjson.dumps(attempts).decode(), rec.upstream_key, rec.request_id,
     )  # fmt: skip

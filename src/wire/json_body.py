@@ -71,7 +71,7 @@ def _stdlib_loads(raw: bytes) -> Any:
 
 def without(raw: bytes, body: dict[str, Any], removed: tuple[str, ...]) -> tuple[bytes, dict[str, Any]]:
     """The raw body and the parsed one, both without the `removed` top-level fields."""
-    if not any(name in body for name in removed):
+    if body.keys().isdisjoint(removed):
         return raw, body
     return rewrite(raw, body, {}, removed), type(body)((k, v) for k, v in body.items() if k not in removed)
 
@@ -83,12 +83,10 @@ def rewrite(raw: bytes, body: dict[str, Any], changes: dict[str, Any], removed: 
         return raw
     if not isinstance(body, _StdlibBody) and _may_hold_wide_integer(raw):
         body = _stdlib_loads(raw)  # orjson may have rounded an integer; only rewritten bodies need this
-    routed = {key: value for key, value in {**body, **changes}.items() if key not in removed}
-    if isinstance(body, _StdlibBody):
-        routed = _StdlibBody(routed)
-    if isinstance(body, _StdlibBody):
-        return _stdlib_dumps(routed)
-    return dumps(routed)
+    routed = {**body, **changes}
+    if removed:
+        routed = {key: value for key, value in routed.items() if key not in removed}
+    return _stdlib_dumps(routed) if isinstance(body, _StdlibBody) else dumps(routed)
 
 
 def dumps(value: Any) -> bytes:

@@ -16,7 +16,7 @@ import pytest
 
 from src.config import Config
 from src.usage import schema
-from src.usage.record import UsageRecord
+from src.usage.record import UsageRecord, new_request_id
 from tests.e2e.usage_helpers import (
     ADMIN,
     BOB,
@@ -101,7 +101,7 @@ def record_at(db: Path, when: float, cost: float) -> None:
     """A record of alice's written to `db` before the proxy starts, as an earlier run would have left it."""
     conn = schema.connect(db)
     rec = UsageRecord(time=when, key_name="alice", user_agent=None, frontend="openai", requested_model="vendor/old",
-                      status=200, route="openrouter:vendor/old", cost_usd=cost)
+                      status=200, route="openrouter:vendor/old", cost_usd=cost, request_id=new_request_id())
     [(sql, values)] = schema.insert_statements([schema.row_of(rec)])
     conn.execute(sql, values)
     conn.close()

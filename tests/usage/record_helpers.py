@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from src.usage.record import OK, Attempt, UsageRecord
+from src.usage.record import OK, Attempt, UsageRecord, new_request_id
 
 T0 = 1_714_521_600.0  # 2024-05-01T00:00:00Z
 
@@ -26,5 +26,6 @@ def make_record(**fields: Any) -> UsageRecord:
         "cached_tokens": 0,
         "cost_usd": 0.01,
         "latency_ms": 120.0,
+        "request_id": new_request_id(),
     }
     return UsageRecord(**{**defaults, **fields})

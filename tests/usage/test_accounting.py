@@ -13,7 +13,7 @@ from src.core.runtime import router_for
 from src.routing.plan import Route
 from src.usage.accounting import Accounting
 from src.usage.pricing import format_usd
-from src.usage.record import Tokens, UsageRecord
+from src.usage.record import Tokens, UsageRecord, new_request_id
 from src.wire.errors import LimitReached, PermissionDenied
 
 pytestmark = pytest.mark.anyio
@@ -121,6 +121,7 @@ def record(cost: float | None, **fields: Any) -> UsageRecord:
         "status": 200,
         "route": "openrouter:m",
         "cost_usd": cost,
+        "request_id": new_request_id(),
     }
     return UsageRecord(**{**values, **fields})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import pytest
@@ -74,7 +73,7 @@ def test_record_is_frozen_and_derives_backend_model_failed() -> None:
     rec = make_record(route="local:llama3:8b", status=502)
     assert (rec.backend, rec.model, rec.failed) == ("local", "llama3:8b", True)
     assert not make_record(status=399).failed
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):  # it goes to the writer thread: nobody may change it on the way
         rec.status = 200  # type: ignore[misc]
 
 
