@@ -26,7 +26,7 @@ from src.core.asgi import Receive, Scope, Send
 from src.core.body import read_body
 from src.core.byok import fingerprint, take_own_key
 from src.core.delivery import SHUTTING_DOWN, deliver
-from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
+from src.core.disconnect import ClientDisconnected, Watchers, cancelled_on_disconnect
 from src.core.runtime import Runtime
 from src.frontends import anthropic_messages, models, openai_chat, responses
 from src.frontends.gateway import Gateway
@@ -92,6 +92,7 @@ class App:
         self._transport_factory = transport_factory
         self._metrics_dir = metrics_dir
         self._active = 0  # requests under way: those cut at shutdown still record their usage
+        self._watchers = Watchers()  # of the requests that may see their client leave
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -126,7 +127,7 @@ class App:
                     incoming.upstream_key = own = take_own_key(incoming, runtime.accounting)
                     if own is not None:
                         redact, meter.upstream_key = redact.with_secrets((own,)), fingerprint(own)
-            async with cancelled_on_disconnect(receive) if endpoint.body else contextlib.nullcontext():
+            with cancelled_on_disconnect(receive, self._watchers) if endpoint.body else contextlib.nullcontext():
                 reply = await endpoint.serve(runtime, incoming)
         except ProxyError as error:
             reply = error_reply(scope, protocol, error.amended(redact(error.message)), meter)
@@ -145,7 +146,7 @@ class App:
             # once shutdown_grace is over. The client is still there and gets an answer, not a cut;
             # not re-raised, as uvicorn would log it as the app's crash.
             reply = error_reply(scope, protocol, SHUTTING_DOWN, meter)
-        await deliver(reply, receive, send, redact)
+        await deliver(reply, receive, send, redact, self._watchers)
         _accessed(scope, reply.status if isinstance(reply, BodyReply) else 200, reply.headers, started, key_name)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

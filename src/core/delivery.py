@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from src.core.asgi import Receive, Send
-from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
+from src.core.disconnect import ClientDisconnected, Watchers, cancelled_on_disconnect
 from src.frontends.reply import Reply, StreamReply
 from src.wire.errors import InternalError, ProxyError
 from src.wire.redaction import Redactor
@@ -18,9 +18,9 @@ SHUTTING_DOWN = ProxyError("the proxy is shutting down and its shutdown_grace is
 _SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), *((k.encode(), v.encode()) for k, v in SSE_HEADERS.items())]
 
 
-async def deliver(reply: Reply, receive: Receive, send: Send, redact: Redactor) -> None:
+async def deliver(reply: Reply, receive: Receive, send: Send, redact: Redactor, watchers: Watchers) -> None:
     if isinstance(reply, StreamReply):
-        await _stream(reply, receive, send, redact)
+        await _stream(reply, receive, send, redact, watchers)
         return
     body = redact.bytes(reply.body)
     headers = [
@@ -34,11 +34,11 @@ async def deliver(reply: Reply, receive: Receive, send: Send, redact: Redactor) 
         await reply.after()
 
 
-async def _stream(reply: StreamReply, receive: Receive, send: Send, redact: Redactor) -> None:
+async def _stream(reply: StreamReply, receive: Receive, send: Send, redact: Redactor, watchers: Watchers) -> None:
     failure: ProxyError | None = None  # what ended the stream, when the proxy ended it
-    watch, sent, ended = cancelled_on_disconnect(receive), Sent(), False
+    watch, sent, ended = cancelled_on_disconnect(receive, watchers), Sent(), False
     try:
-        async with watch:
+        with watch:
             await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *_encoded(reply.headers, redact)]})
             try:
                 async for batch in reply.events:

@@ -8,6 +8,7 @@ its upstream generating (and billing) to the end.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from types import TracebackType
 
 from src.core.asgi import Receive
@@ -21,47 +22,77 @@ class ClientDisconnected(Exception):
     """The client closed the connection; nobody is left to answer."""
 
 
+class Watchers:
+    """Starts watching the blocks still running `after` seconds after they began, on one timer
+    for all of them: a timer per request would cost as much as the rest of this module."""
+
+    def __init__(self, after: float = WATCH_AFTER) -> None:
+        self._after = after
+        # Each block with the time its watch is due; since all wait `after`, in the order they are due.
+        self._due: OrderedDict[cancelled_on_disconnect, float] = OrderedDict()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, block: cancelled_on_disconnect, loop: asyncio.AbstractEventLoop) -> None:
+        self._due[block] = due = loop.time() + self._after
+        if self._timer is None:
+            self._timer = loop.call_at(due, self._start_due)
+
+    def discard(self, block: cancelled_on_disconnect) -> None:
+        self._due.pop(block, None)
+
+    def _start_due(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._due:
+            block, due = next(iter(self._due.items()))
+            if due > now:
+                self._timer = loop.call_at(due, self._start_due)
+                return
+            del self._due[block]
+            block.start()
+
+
 class cancelled_on_disconnect:
-    """Cancel the block when the client disconnects, noticed from `watch_after` seconds on.
-    Use only once the request body has been read: every later message from `receive` is the disconnect."""
+    """Cancel the block when the client disconnects, noticed from the `watchers`' delay on.
+    Use only once the request body has been read: every later message from `receive` is the disconnect.
+    A plain `with`: nothing in entering or leaving waits."""
 
-    __slots__ = ("_receive", "_watch_after", "_task", "_timer", "_watcher", "_gone")
+    __slots__ = ("_receive", "_watchers", "_task", "_watcher", "_gone")
 
-    def __init__(self, receive: Receive, watch_after: float = WATCH_AFTER) -> None:
+    def __init__(self, receive: Receive, watchers: Watchers) -> None:
         self._receive = receive
-        self._watch_after = watch_after
+        self._watchers = watchers
         self._watcher: asyncio.Future[None] | None = None
         self._gone = False
 
-    async def __aenter__(self) -> None:
-        self._task = asyncio.current_task()
-        self._timer = asyncio.get_running_loop().call_later(self._watch_after, self._start)
+    def __enter__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a request runs in a task"
+        self._task = task
+        self._watchers.add(self, task.get_loop())  # a look-up of the running loop costs a system call (getpid)
 
-    def _start(self) -> None:
+    def start(self) -> None:
         self._watcher = asyncio.ensure_future(self._watch())
 
     async def _watch(self) -> None:
         while (await self._receive())["type"] != "http.disconnect":
             pass
         self._gone = True
-        if self._task is not None:
-            self._task.cancel()
+        self._task.cancel()
 
     @property
     def gone(self) -> bool:
         """Whether the client has disconnected."""
         return self._gone
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._timer.cancel()
-        # Let go of the timer and the watcher now: each refers back to this object, which holds
-        # the request's task, and that cycle would otherwise wait for the cycle collector.
-        self._timer = None  # type: ignore[assignment]
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._watchers.discard(self)
+        # Let go of the watcher now: it refers back to this object, which holds the request's
+        # task, and that cycle would otherwise wait for the cycle collector.
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
-        if kind is asyncio.CancelledError and self._gone and self._task is not None:
+        if kind is asyncio.CancelledError and self._gone:
             self._task.uncancel()
             raise ClientDisconnected from None

@@ -20,6 +20,7 @@ from src.backends.answer import Answer
 from src.backends.base import Backend, Call
 from src.config import FailoverConfig
 from src.failover.cooldown import Cooldowns
+from src.failover.deadline import TimeLimit
 from src.failover.decision import KEY_FAULTS, Action, History, classify, decide, moves_on
 from src.failover.health import BackendHealth
 from src.failover.held import first_event, read_whole
@@ -174,7 +175,7 @@ class Dispatcher:
     async def _attempt(self, route: Route, key: int | None, outbound: Outbound, stream: bool, started: float) -> Answer:
         remaining = self._policy.deadline - (self._clock() - started)
         try:
-            async with asyncio.timeout(max(remaining, 0.001)):
+            with TimeLimit(max(remaining, 0.001)):
                 answer = await outbound.send(route, key)
                 try:
                     return await (first_event(answer) if stream else read_whole(answer))

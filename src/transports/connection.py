@@ -49,6 +49,11 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
+        # One read timer for the connection's life rather than one per wait: a wait notes its
+        # deadline, and the timer, when it fires, compares (see _check).
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._deadline = 0.0  # of the wait under way
         self._begin()
 
     def _begin(self) -> None:
@@ -77,11 +82,8 @@ class Connection(asyncio.Protocol):
         self.transport.write(head + body if body and len(body) < 65536 else head)
         if body and len(body) >= 65536:
             self.transport.write(body)  # no copy of a large body just to join it
-        timer = self.loop.call_later(timeout, self._expire, self._head)
-        try:
-            await self._head
-        finally:
-            timer.cancel()
+        self._watch(timeout)
+        await self._head
 
     async def next_chunk(self, timeout: float) -> bytes:
         """The body bytes that have arrived (waiting up to `timeout` for some); b"" at the end."""
@@ -91,11 +93,10 @@ class Connection(asyncio.Protocol):
             if self.complete:
                 return b""
             self._waiter = self.loop.create_future()
-            timer = self.loop.call_later(timeout, self._expire, self._waiter)
+            self._watch(timeout)
             try:
                 await self._waiter
             finally:
-                timer.cancel()
                 self._waiter = None
         chunk = b"".join(self._chunks)  # a single chunk comes back as it is, uncopied
         self._chunks.clear()
@@ -136,6 +137,7 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        self._stop_timer()
         if self.transport is None:
             return
         if self.complete and self._written:
@@ -143,8 +145,30 @@ class Connection(asyncio.Protocol):
         else:
             self.transport.abort()  # close() would first flush a request body the server no longer reads
 
-    def _expire(self, waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
+    def _watch(self, timeout: float) -> None:
+        """Time the wait that follows: the timer is set again only if it would fire too late."""
+        self._deadline = self.loop.time() + timeout
+        if self._timer is None or self._deadline < self._timer_at:
+            self._set_timer(self._deadline)
+
+    def _set_timer(self, when: float) -> None:
+        self._stop_timer()
+        self._timer, self._timer_at = self.loop.call_at(when, self._check), when
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        """The timer fired: the wait under way (a head, else the body) times out if its deadline has passed."""
+        self._timer = None
+        waiter = self._waiter or self._head
+        if waiter is None or waiter.done() or self.closed:
+            return  # nothing is waited for: the next wait sets the timer again
+        if self.loop.time() < self._deadline:
+            self._set_timer(self._deadline)
+        else:
             waiter.set_exception(ReadTimeout())
 
     def _fail(self, error: Exception) -> None:
@@ -195,6 +219,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._stop_timer()
         if self.complete or self._error is not None:
             return
         if exc is None and self._head is not None and self._head.done() and not self._sized:

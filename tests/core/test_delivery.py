@@ -13,6 +13,7 @@ import pytest
 
 from src.core.asgi import Message
 from src.core.delivery import deliver
+from src.core.disconnect import Watchers
 from src.frontends.relay import relay
 from src.frontends.reply import BodyReply, StreamReply, json_reply
 from src.wire.anthropic import MESSAGES
@@ -84,7 +85,7 @@ async def serve(
 ) -> tuple[Client, Upstream]:
     client, upstream = client or Client(), Upstream()
     reply = StreamReply(events, upstream.close, protocol, {"x-generation-id": "gen-1"} if headers is None else headers)
-    await asyncio.wait_for(deliver(reply, client.receive, client.send, redact or SpyRedactor()), 5)
+    await asyncio.wait_for(deliver(reply, client.receive, client.send, redact or SpyRedactor(), Watchers()), 5)
     return client, upstream
 
 
@@ -177,7 +178,7 @@ async def test_a_failed_send_still_lets_the_upstream_go() -> None:
 
     client, upstream = Broken(), Upstream()
     with pytest.raises(OSError):
-        await deliver(StreamReply(events(), upstream.close, CHAT), client.receive, client.send, Redactor([]))
+        await deliver(StreamReply(events(), upstream.close, CHAT), client.receive, client.send, Redactor([]), Watchers())
     assert closed == [True]
     assert len(upstream.closed) == 1
 
@@ -193,7 +194,7 @@ async def test_a_shutdown_mid_stream_ends_it_with_a_503_error_event() -> None:
         yield [Event(SECOND)]  # pragma: no cover - never reached
 
     reply = StreamReply(endless(), upstream.close, CHAT)
-    task = asyncio.ensure_future(deliver(reply, client.receive, client.send, Redactor([])))
+    task = asyncio.ensure_future(deliver(reply, client.receive, client.send, Redactor([]), Watchers()))
     await asyncio.wait_for(started.wait(), 5)
     task.cancel()  # the server's shutdown_grace is over; the client is still there
     with pytest.raises(asyncio.CancelledError):
@@ -273,7 +274,7 @@ async def test_a_body_reply_is_sent_redacted_with_its_length_and_then_its_after_
     body = b'{"error":{"message":"bad key ' + SECRET.encode() + b'"}}'
     reply = BodyReply(401, body, {"x-echo": SECRET, "retry-after": "7"}, after=after)
     redact = SpyRedactor()
-    await deliver(reply, client.receive, client.send, redact)
+    await deliver(reply, client.receive, client.send, redact, Watchers())
 
     masked = b'{"error":{"message":"bad key ' + MASK.encode() + b'"}}'
     assert client.sent[0]["status"] == 401
@@ -294,6 +295,6 @@ async def test_a_body_reply_is_sent_redacted_with_its_length_and_then_its_after_
 )
 async def test_a_body_reply_keeps_its_media_type(reply: BodyReply, media_type: bytes) -> None:
     client = Client()
-    await deliver(reply, client.receive, client.send, Redactor([]))
+    await deliver(reply, client.receive, client.send, Redactor([]), Watchers())
     assert client.headers()[b"content-type"] == media_type
     assert client.bodies() == [reply.body]

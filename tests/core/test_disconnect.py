@@ -1,6 +1,6 @@
 """cancelled_on_disconnect: a block is cancelled, and ClientDisconnected raised, when the client leaves;
 otherwise the block runs to its end and the watcher is stopped. Other cancellations pass unchanged.
-A block shorter than `watch_after` never starts a watcher."""
+A block shorter than the watchers' delay never starts a watcher."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from src.core.disconnect import ClientDisconnected, cancelled_on_disconnect
+from src.core.disconnect import ClientDisconnected, Watchers, cancelled_on_disconnect
 
 pytestmark = pytest.mark.anyio
 
@@ -52,12 +52,11 @@ async def until(condition, seconds: float = 3.0) -> bool:
 async def test_disconnect_cancels_the_block_and_raises_client_disconnected(first: tuple[dict, ...]) -> None:
     receive = FakeReceive(*first)
     reached = []
-    with pytest.raises(ClientDisconnected):
-        async with cancelled_on_disconnect(receive, watch_after=0):
-            reached.append("start")
-            receive.gone.set()
-            await asyncio.sleep(LONG)
-            reached.append("end")
+    with pytest.raises(ClientDisconnected), cancelled_on_disconnect(receive, Watchers(0)):
+        reached.append("start")
+        receive.gone.set()
+        await asyncio.sleep(LONG)
+        reached.append("end")
     assert reached == ["start"]
     assert receive.calls == len(first) + 1  # the http.request messages were read past
     # The cancellation was taken back: this task can go on awaiting.
@@ -74,16 +73,15 @@ async def test_disconnect_while_the_block_waits_on_something_else() -> None:
         receive.gone.set()
 
     helper = asyncio.ensure_future(leave_soon())
-    with pytest.raises(ClientDisconnected):
-        async with cancelled_on_disconnect(receive, watch_after=0):
-            await asyncio.wait_for(never.wait(), LONG)
+    with pytest.raises(ClientDisconnected), cancelled_on_disconnect(receive, Watchers(0)):
+        await asyncio.wait_for(never.wait(), LONG)
     await helper
 
 
 async def test_without_a_disconnect_the_block_completes_and_the_watcher_is_cancelled() -> None:
     receive = FakeReceive(REQUEST)
     result = []
-    async with cancelled_on_disconnect(receive, watch_after=0):
+    with cancelled_on_disconnect(receive, Watchers(0)):
         await asyncio.sleep(0.01)
         result.append(42)
     assert result == [42]
@@ -94,7 +92,7 @@ async def test_without_a_disconnect_the_block_completes_and_the_watcher_is_cance
 
 async def test_a_block_that_never_awaits_completes_too() -> None:
     receive = FakeReceive()
-    async with cancelled_on_disconnect(receive, watch_after=0):
+    with cancelled_on_disconnect(receive, Watchers(0)):
         value = 1 + 1
     assert value == 2
     # The watcher may not even have started; either way nothing is left waiting on `receive`.
@@ -106,10 +104,9 @@ async def test_a_block_that_never_awaits_completes_too() -> None:
 
 async def test_an_exception_in_the_block_propagates_and_stops_the_watcher() -> None:
     receive = FakeReceive(REQUEST)
-    with pytest.raises(ValueError, match="boom"):
-        async with cancelled_on_disconnect(receive, watch_after=0):
-            await asyncio.sleep(0.01)
-            raise ValueError("boom")
+    with pytest.raises(ValueError, match="boom"), cancelled_on_disconnect(receive, Watchers(0)):
+        await asyncio.sleep(0.01)
+        raise ValueError("boom")
     assert await until(lambda: receive.cancelled)
 
 
@@ -120,7 +117,7 @@ async def test_cancellation_from_elsewhere_stays_a_cancelled_error() -> None:
 
     async def work() -> None:
         try:
-            async with cancelled_on_disconnect(receive, watch_after=0):
+            with cancelled_on_disconnect(receive, Watchers(0)):
                 entered.set()
                 await asyncio.sleep(LONG)
         except ClientDisconnected:
@@ -141,16 +138,15 @@ async def test_cancellation_from_elsewhere_stays_a_cancelled_error() -> None:
 
 async def test_cancelled_error_raised_in_the_block_is_not_turned_into_a_disconnect() -> None:
     receive = FakeReceive(REQUEST)
-    with pytest.raises(asyncio.CancelledError):
-        async with cancelled_on_disconnect(receive, watch_after=0):
-            await asyncio.sleep(0.01)
-            raise asyncio.CancelledError
+    with pytest.raises(asyncio.CancelledError), cancelled_on_disconnect(receive, Watchers(0)):
+        await asyncio.sleep(0.01)
+        raise asyncio.CancelledError
     assert await until(lambda: receive.cancelled)
 
 
 async def test_a_block_shorter_than_watch_after_starts_no_watcher() -> None:
     receive = FakeReceive(REQUEST)
-    async with cancelled_on_disconnect(receive, watch_after=0.05):
+    with cancelled_on_disconnect(receive, Watchers(0.05)):
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.06)
     assert receive.calls == 0
@@ -160,8 +156,24 @@ async def test_a_longer_block_is_watched_from_watch_after_on() -> None:
     receive = FakeReceive(REQUEST)
     receive.gone.set()  # the client left at once; it is noticed when the watch begins
     started = asyncio.get_running_loop().time()
-    with pytest.raises(ClientDisconnected):
-        async with cancelled_on_disconnect(receive, watch_after=0.05):
-            await asyncio.sleep(LONG)
+    with pytest.raises(ClientDisconnected), cancelled_on_disconnect(receive, Watchers(0.05)):
+        await asyncio.sleep(LONG)
     assert 0.04 <= asyncio.get_running_loop().time() - started < 1.0
     assert receive.calls == 2
+
+
+async def test_one_timer_watches_each_block_that_outlives_the_delay_and_no_other() -> None:
+    """Blocks share the watchers' one timer: one that ended in time is never watched, one begun
+    later is watched once its own delay is over."""
+    watchers = Watchers(0.05)
+    short, long_ = FakeReceive(REQUEST), FakeReceive(REQUEST)
+
+    async def block(receive: FakeReceive, delay: float, seconds: float) -> None:
+        await asyncio.sleep(delay)
+        with cancelled_on_disconnect(receive, watchers):
+            await asyncio.sleep(seconds)
+
+    started = asyncio.get_running_loop().time()
+    await asyncio.gather(block(short, 0, 0.04), block(long_, 0.03, 0.15))
+    assert short.calls == 0
+    assert long_.calls >= 1 and asyncio.get_running_loop().time() - started >= 0.18

@@ -247,3 +247,28 @@ async def test_utf8_client_headers_reach_the_upstream_as_the_client_sent_them() 
     assert "x-title: café ☕\r\n".encode() in head
     assert "x-openrouter-title: café ☕\r\n".encode() in head
     assert "x-session-id: sitzung-ä\r\n".encode() in head
+
+
+async def test_a_shorter_timeout_on_a_pooled_connection_still_holds(release: asyncio.Event) -> None:
+    """The connection keeps one read timer: a wait with a nearer deadline than the timer's sets it sooner."""
+    calls = 0
+
+    async def first_fast_then_stall(req: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await wait_for_release(release)
+        return web.json_response({"ok": True})
+
+    transport = Http1Transport()
+    try:
+        async with serve(first_fast_then_stall, release) as base:
+            first = await transport.send(request(f"{base}/v1/models", timeout=60.0))
+            assert await first.read() == b'{"ok": true}'
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(UpstreamTimeout):  # on the same connection, its timer set for 60 s
+                await asyncio.wait_for(transport.send(request(f"{base}/v1/models", timeout=0.3)), GUARD)
+            assert asyncio.get_running_loop().time() - started < 5
+    finally:
+        await transport.aclose()
+    assert calls == 2

@@ -1,0 +1,37 @@
+"""A time limit on a block of one task, as `asyncio.timeout` sets it, at a fraction of its cost.
+
+`asyncio.timeout` is an `async with`: two coroutines, two look-ups of the current task and a
+rescheduling step on every use, about 5 µs, where dispatching costs the proxy some 20 µs of its
+own. The rule is the same: the task is cancelled when the time is up, and the block then raises
+TimeoutError, unless someone else cancelled the task too (that cancellation goes on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+
+class TimeLimit:
+    __slots__ = ("_seconds", "_task", "_timer", "_cancelling", "_expired")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._expired = False
+
+    def __enter__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a time limit holds in a task"
+        self._task, self._cancelling = task, task.cancelling()
+        self._timer = task.get_loop().call_later(self._seconds, self._expire)
+
+    def _expire(self) -> None:
+        self._expired = True
+        self._task.cancel()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._timer.cancel()
+        # The cancellation this limit made is taken back whatever ended the block; it becomes the
+        # TimeoutError only if no other is pending.
+        if self._expired and self._task.uncancel() <= self._cancelling and kind is asyncio.CancelledError:
+            raise TimeoutError from exc
