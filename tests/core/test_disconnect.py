@@ -177,3 +177,23 @@ async def test_one_timer_watches_each_block_that_outlives_the_delay_and_no_other
     await asyncio.gather(block(short, 0, 0.04), block(long_, 0.03, 0.15))
     assert short.calls == 0
     assert long_.calls >= 1 and asyncio.get_running_loop().time() - started >= 0.18
+
+
+def test_watchers_outlive_an_event_loop() -> None:
+    """An app may be served by one loop and then another (tests do it): a timer left on the
+    closed loop must not keep the next loop's blocks from being watched."""
+    watchers = Watchers(0.05)
+
+    async def short() -> None:
+        with cancelled_on_disconnect(FakeReceive(REQUEST), watchers):
+            await asyncio.sleep(0)  # over before its watch is due; the timer stays on this loop
+
+    async def long_() -> int:
+        receive = FakeReceive(REQUEST)
+        receive.gone.set()
+        with pytest.raises(ClientDisconnected), cancelled_on_disconnect(receive, watchers):
+            await asyncio.sleep(LONG)
+        return receive.calls
+
+    asyncio.run(short())
+    assert asyncio.run(asyncio.wait_for(long_(), 2)) == 2
