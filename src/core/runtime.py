@@ -17,7 +17,6 @@ from src.frontends.gateway import Gateway
 from src.frontends.responses_state import ResponsesState
 from src.routing.plan import Router
 from src.sharing.file_store import FileStore
-from src.sharing.redis_store import RedisStore
 from src.sharing.store import SharedStore
 from src.sharing.syncer import CooldownRelay, Link, Syncer
 from src.translation.reasoning_carrier import Carrier
@@ -40,6 +39,9 @@ class Sharing:
     @classmethod
     def of(cls, config: Config, shared_dir: Path | None) -> tuple[SharedStore, Link] | None:
         if config.redis.url:
+            # Imported only here: the Redis client adds 7 MB to every process, used or not.
+            from src.sharing.redis_store import RedisStore
+
             return RedisStore(config.redis.url, config.redis.prefix), Link("redis")
         if shared_dir is not None:
             return FileStore(shared_dir / "limits.db"), Link("file")

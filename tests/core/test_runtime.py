@@ -3,6 +3,9 @@ and configured hybrids' legs)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,3 +69,18 @@ def test_a_configuration_without_hybrids_has_no_composites() -> None:
     router = router_for(Config.model_validate({"backends": plain, "default_backend": "local"}))
     assert router.composites == {}
     assert isinstance(router, Router)
+
+
+def test_a_proxy_without_redis_never_loads_its_client(tmp_path: Path) -> None:
+    """The Redis client costs every process 7 MB of memory: only a configured Redis loads it."""
+    settings = {**SETTINGS, "usage": {"database": str(tmp_path / "u.db")}}
+    program = (
+        "import sys; from src.config import Config; from src.core.runtime import Runtime;"
+        "from src.transports.http1 import Http1Transport;"
+        f"Runtime.build(Config(**{settings!r}), Http1Transport(), None);"
+        "print('redis' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", program], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
