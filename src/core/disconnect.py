@@ -8,10 +8,12 @@ its upstream generating (and billing) to the end.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import OrderedDict
 from types import TracebackType
 
 from src.core.asgi import Receive
+from src.transports.connection import CLOCK_STEP
 
 # A watcher is a task, and a task per request is a large share of the proxy's own cost; the
 # work that ends sooner than this (most of it on a fast upstream) never needs one.
@@ -24,7 +26,8 @@ class ClientDisconnected(Exception):
 
 class Watchers:
     """Starts watching the blocks still running `after` seconds after they began, on one timer
-    for all of them: a timer set and cancelled for each request cost 2-3 µs."""
+    for all of them: a timer set and cancelled for each request cost 2-3 µs. The blocks are
+    those of one event loop at a time, as a process serves on one."""
 
     def __init__(self, after: float = WATCH_AFTER) -> None:
         self._after = after
@@ -36,7 +39,11 @@ class Watchers:
     def add(self, block: cancelled_on_disconnect, loop: asyncio.AbstractEventLoop) -> None:
         self._due[block] = due = loop.time() + self._after
         if self._timer is None or loop is not self._loop:  # a timer left on a closed loop never fires
-            self._timer, self._loop = loop.call_at(due, self._start_due), loop
+            self._set_timer(due, loop)
+
+    def _set_timer(self, when: float, loop: asyncio.AbstractEventLoop) -> None:
+        # In a context of its own: the request that happens to set it must not lend the watches its own.
+        self._timer, self._loop = loop.call_at(when, self._start_due, context=contextvars.Context()), loop
 
     def discard(self, block: cancelled_on_disconnect) -> None:
         self._due.pop(block, None)
@@ -46,8 +53,8 @@ class Watchers:
         now = loop.time()
         while self._due:
             block, due = next(iter(self._due.items()))
-            if due > now:
-                self._timer = loop.call_at(due, self._start_due)
+            if due - now > CLOCK_STEP:
+                self._set_timer(due, loop)
                 return
             del self._due[block]
             block.start()
@@ -58,7 +65,7 @@ class cancelled_on_disconnect:
     Use only once the request body has been read: every later message from `receive` is the disconnect.
     A plain `with`: nothing in entering or leaving waits."""
 
-    __slots__ = ("_receive", "_watchers", "_task", "_watcher", "_gone")
+    __slots__ = ("_receive", "_watchers", "_task", "_context", "_watcher", "_gone")
 
     def __init__(self, receive: Receive, watchers: Watchers) -> None:
         self._receive = receive
@@ -69,11 +76,11 @@ class cancelled_on_disconnect:
     def __enter__(self) -> None:
         task = asyncio.current_task()
         assert task is not None, "a request runs in a task"
-        self._task = task
+        self._task, self._context = task, contextvars.copy_context()  # the watch runs in the request's
         self._watchers.add(self, task.get_loop())  # a look-up of the running loop costs a system call (getpid)
 
     def start(self) -> None:
-        self._watcher = asyncio.ensure_future(self._watch())
+        self._watcher = self._task.get_loop().create_task(self._watch(), context=self._context)
 
     async def _watch(self) -> None:
         while (await self._receive())["type"] != "http.disconnect":

@@ -3,9 +3,10 @@
 uvicorn's httptools protocol has no time limit for a request's head or a stalled body and no cap
 on the head's size; llhttp also buffers a header line that arrives in pieces by concatenating
 them, so a huge head costs quadratic time. `GuardedProtocol` adds those bounds: a head must be
-whole within `request_header_timeout` and within MAX_HEAD bytes (431 beyond), and a body that
-sends nothing for `request_body_timeout` is dropped. Past `shutdown_grace`, uvicorn cancels what
-is still running; `src.core.delivery` then ends each open stream with an error event.
+whole within `request_header_timeout` and within MAX_HEAD bytes (431 beyond), and a request
+whose body is under way is dropped once its connection sends no byte for `request_body_timeout`.
+Past `shutdown_grace`, uvicorn cancels what is still running; `src.core.delivery` then ends each
+open stream with an error event.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from src.config import Config
+from src.transports.connection import CLOCK_STEP
 
 MAX_HEAD = 64 * 1024  # bytes of a request line and headers
 _CLOSE = b"connection: close\r\ncontent-type: application/json\r\n"
@@ -54,6 +56,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._since = 0.0  # when the head began, or when the body last sent something
         self._arrived = 0.0  # when the last bytes arrived
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -75,8 +78,8 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         HttpToolsProtocol.on_message_begin(self)
         self._phase, self._head_bytes, self._since = _HEAD, 0, self._arrived
-        if self._timer is None:
-            self._watch(self._head_timeout)
+        if self._timer is None or self._timer_at > self._since + self._head_timeout:  # e.g. set for a body's time
+            self._set_timer(self._since + self._head_timeout)
 
     def on_headers_complete(self) -> None:
         self._phase = _BODY
@@ -93,8 +96,11 @@ class GuardedProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def _watch(self, seconds: float) -> None:
+        self._set_timer(self.loop.time() + seconds)
+
+    def _set_timer(self, when: float) -> None:
         self._unwatch()
-        self._timer = self.loop.call_later(seconds, self._check)
+        self._timer, self._timer_at = self.loop.call_at(when, self._check), when
 
     def _unwatch(self) -> None:
         if self._timer is not None:
@@ -106,9 +112,8 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._phase is _ANSWERING:
             return  # nothing arriving now: the next head sets the timer again
         allowed = self._head_timeout if self._phase is _HEAD else self._body_timeout
-        left = self._since + allowed - self.loop.time()
-        if left > 0:
-            self._timer = self.loop.call_later(left, self._check)
+        if self._since + allowed - self.loop.time() > CLOCK_STEP:
+            self._set_timer(self._since + allowed)
         else:
             self._refuse(HEAD_TOO_SLOW if self._phase is _HEAD else None)
 

@@ -18,12 +18,12 @@ class TimeLimit:
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
-        self._expired = False
 
     def __enter__(self) -> None:
         task = asyncio.current_task()
-        assert task is not None, "a time limit holds in a task"
-        self._task, self._cancelling = task, task.cancelling()
+        if task is None:
+            raise RuntimeError("a time limit holds in a task")
+        self._task, self._cancelling, self._expired = task, task.cancelling(), False
         self._timer = task.get_loop().call_later(self._seconds, self._expire)
 
     def _expire(self) -> None:

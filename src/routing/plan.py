@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
@@ -35,11 +34,14 @@ class Route:
     params: Mapping[str, Any] = field(default_factory=lambda: _NO_PARAMS)
     legs: tuple[Route, ...] = ()
     _key: tuple[Any, ...] = field(init=False, repr=False)
-    _text: str = field(init=False, repr=False)  # `backend:model`, asked for several times per request
+    # Asked for on every request, and routes are planned once and cached: made once, here.
+    _text: str = field(init=False, repr=False)  # `backend:model`
+    _label: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_key", (self.backend, self.model, frozenset(self.params.items()), self.legs))
         object.__setattr__(self, "_text", f"{self.backend}:{self.model}")
+        object.__setattr__(self, "_label", _label_of(self))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Route) and self._key == other._key
@@ -55,13 +57,18 @@ class Route:
         """The route whose model writes the answer: the last leg of a composite, else this one."""
         return self.legs[-1] if self.legs else self
 
-    @cached_property  # routes are planned once and cached: so is this
+    @property
     def label(self) -> str:
         """The route as a client may write it, every leg's parameters kept (the x-switchyard-route header)."""
-        query = "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in self.params.items()) if self.params else ""
-        if self.legs:
-            return f"{self.backend}:[{','.join(leg.label for leg in self.legs)}]{query}"
-        return f"{self}{query}"
+        return self._label
+
+
+def _label_of(route: Route) -> str:
+    params = route.params
+    query = "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items()) if params else ""
+    if route.legs:
+        return f"{route.backend}:[{','.join(leg.label for leg in route.legs)}]{query}"
+    return f"{route._text}{query}"
 
 
 def composite_route(name: str, legs: tuple[Route, ...], params: Mapping[str, Any] = _NO_PARAMS) -> Route:

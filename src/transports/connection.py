@@ -16,6 +16,9 @@ from collections import deque
 import httptools
 
 HIGH_WATER = 256 * 1024  # buffered body bytes past which the socket is paused
+# uvloop's clock counts milliseconds: a timer may fire up to one early, and one set again for
+# what is left would then fire at once, over and over, until the clock moves.
+CLOCK_STEP = 0.001  # seconds
 MAX_HEAD = 64 * 1024  # bytes of a response's head (interim ones included); no LLM API comes near it
 
 
@@ -166,7 +169,7 @@ class Connection(asyncio.Protocol):
         waiter = self._waiter or self._head
         if waiter is None or waiter.done() or self.closed:
             return  # nothing is waited for: the next wait sets the timer again
-        if self.loop.time() < self._deadline:
+        if self._deadline - self.loop.time() > CLOCK_STEP:
             self._set_timer(self._deadline)
         else:
             waiter.set_exception(ReadTimeout())

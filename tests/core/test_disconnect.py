@@ -5,6 +5,7 @@ A block shorter than the watchers' delay never starts a watcher."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
@@ -197,3 +198,25 @@ def test_watchers_outlive_an_event_loop() -> None:
 
     asyncio.run(short())
     assert asyncio.run(asyncio.wait_for(long_(), 2)) == 2
+
+
+async def test_each_watch_runs_in_its_own_requests_context() -> None:
+    """The watchers' one timer is set by whichever request comes first: no watch may run in that
+    request's context (a logging context would name the wrong request)."""
+    request = contextvars.ContextVar("request", default="none")
+    watchers = Watchers(0.01)
+    seen: dict[str, str] = {}
+
+    class NamingReceive(FakeReceive):
+        async def __call__(self) -> dict:
+            seen.setdefault(request.get(), request.get())
+            return await super().__call__()
+
+    async def block(name: str, delay: float) -> None:
+        request.set(name)
+        await asyncio.sleep(delay)
+        with cancelled_on_disconnect(NamingReceive(), watchers):
+            await asyncio.sleep(0.1)
+
+    await asyncio.gather(asyncio.create_task(block("first", 0)), asyncio.create_task(block("second", 0.005)))
+    assert sorted(seen) == ["first", "second"]

@@ -212,3 +212,24 @@ def test_a_slow_but_steady_body_is_not_dropped(serve: StartProxy) -> None:
 
     assert answer.startswith(b"HTTP/1.1 200 "), answer
     assert b'"input_tokens"' in answer
+
+
+def test_the_next_head_on_a_connection_gets_the_heads_time_after_a_slow_body(serve: StartProxy) -> None:
+    """A connection keeps one timer. After a body slow enough to set it for the body's longer time,
+    the next head on that connection still has only the head's time."""
+    proxy = serve(request_header_timeout=0.3, request_body_timeout=3)
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
+    with connect(proxy) as sock:
+        sock.sendall(post_head("/v1/messages/count_tokens", len(body)) + body[:10])
+        time.sleep(0.5)  # past the head's time: the timer is now set for the body's 3 s
+        sock.sendall(body[10:])
+        sock.settimeout(GUARD)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        started = time.monotonic()
+        sock.sendall(PARTIAL_HEAD)
+
+        answer = until_closed(sock)
+        waited = time.monotonic() - started
+
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert waited < 1.5  # the head's 0.3 s (and one check of the timer), not what was left of the body's 3 s

@@ -57,3 +57,20 @@ async def test_a_cancellation_from_elsewhere_at_the_limit_wins() -> None:
 async def test_other_errors_pass_through() -> None:
     with pytest.raises(ValueError, match="own"), TimeLimit(5):
         raise ValueError("its own")
+
+
+async def test_a_limit_entered_again_starts_afresh() -> None:
+    """Its earlier expiry is not the new block's: a cancellation from elsewhere stays one."""
+    limit = TimeLimit(0.01)
+    with pytest.raises(TimeoutError), limit:
+        await asyncio.sleep(5)
+
+    async def again() -> None:
+        with limit:
+            await asyncio.sleep(5)
+
+    task = asyncio.ensure_future(again())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
