@@ -13,7 +13,7 @@ from collections import OrderedDict
 from types import TracebackType
 
 from src.core.asgi import Receive
-from src.transports.connection import CLOCK_STEP
+from src.transports.alarm import CLOCK_STEP, Alarm
 
 # A watcher is a task, and a task per request is a large share of the proxy's own cost; the
 # work that ends sooner than this (most of it on a fast upstream) never needs one.
@@ -33,28 +33,27 @@ class Watchers:
         self._after = after
         # Each block with the time its watch is due; since all wait `after`, in the order they are due.
         self._due: OrderedDict[cancelled_on_disconnect, float] = OrderedDict()
-        self._timer: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the timer's
+        self._alarm: Alarm | None = None
 
     def add(self, block: cancelled_on_disconnect, loop: asyncio.AbstractEventLoop) -> None:
         self._due[block] = due = loop.time() + self._after
-        if self._timer is None or loop is not self._loop:  # a timer left on a closed loop never fires
-            self._set_timer(due, loop)
-
-    def _set_timer(self, when: float, loop: asyncio.AbstractEventLoop) -> None:
-        # In a context of its own: the request that happens to set it must not lend the watches its own.
-        self._timer, self._loop = loop.call_at(when, self._start_due, context=contextvars.Context()), loop
+        if self._alarm is None or self._alarm.loop is not loop:  # a timer left on a closed loop never rings
+            self._alarm = Alarm(loop, self._first_due, self._start_due)
+        self._alarm.by(due)
 
     def discard(self, block: cancelled_on_disconnect) -> None:
         self._due.pop(block, None)
 
+    def _first_due(self) -> float | None:
+        return next(iter(self._due.values()), None)
+
     def _start_due(self) -> None:
-        self._timer, loop = None, asyncio.get_running_loop()
-        now = loop.time()
+        assert self._alarm is not None  # it is what rang
+        now = self._alarm.loop.time()
         while self._due:
             block, due = next(iter(self._due.items()))
             if due - now > CLOCK_STEP:
-                self._set_timer(due, loop)
+                self._alarm.by(due)
                 return
             del self._due[block]
             block.start()

@@ -18,7 +18,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from src.config import Config
-from src.transports.connection import CLOCK_STEP
+from src.transports.alarm import Alarm
 
 MAX_HEAD = 64 * 1024  # bytes of a request line and headers
 _CLOSE = b"connection: close\r\ncontent-type: application/json\r\n"
@@ -55,13 +55,12 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._since = 0.0  # when the head began, or when the body last sent something
         self._arrived = 0.0  # when the last bytes arrived
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._alarm = Alarm(self.loop, self._pending_deadline, self._too_late)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._since = self._arrived = self.loop.time()
-        self._watch(self._head_timeout)
+        self._alarm.by(self._since + self._head_timeout)
 
     # The parser's callbacks below run for every request: they call the base class by name, as
     # super() would make an object each time, and read the clock once per chunk that arrives.
@@ -78,13 +77,11 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         HttpToolsProtocol.on_message_begin(self)
         self._phase, self._head_bytes, self._since = _HEAD, 0, self._arrived
-        if self._timer is None or self._timer_at > self._since + self._head_timeout:  # e.g. set for a body's time
-            self._set_timer(self._since + self._head_timeout)
+        self._alarm.by(self._since + self._head_timeout)  # it may be set for a body's longer time
 
     def on_headers_complete(self) -> None:
         self._phase = _BODY
-        if self._body_timeout < self._head_timeout:  # the timer may be set for later than the body's time
-            self._watch(self._body_timeout)
+        self._alarm.by(self._arrived + self._body_timeout)  # it may be set for the head's longer time
         HttpToolsProtocol.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
@@ -92,34 +89,20 @@ class GuardedProtocol(HttpToolsProtocol):
         HttpToolsProtocol.on_message_complete(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._unwatch()
+        self._alarm.stop()
         super().connection_lost(exc)
 
-    def _watch(self, seconds: float) -> None:
-        self._set_timer(self.loop.time() + seconds)
-
-    def _set_timer(self, when: float) -> None:
-        self._unwatch()
-        self._timer, self._timer_at = self.loop.call_at(when, self._check), when
-
-    def _unwatch(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _check(self) -> None:
-        self._timer = None
+    def _pending_deadline(self) -> float | None:
         if self._phase is _ANSWERING:
-            return  # nothing arriving now: the next head sets the timer again
-        allowed = self._head_timeout if self._phase is _HEAD else self._body_timeout
-        if self._since + allowed - self.loop.time() > CLOCK_STEP:
-            self._set_timer(self._since + allowed)
-        else:
-            self._refuse(HEAD_TOO_SLOW if self._phase is _HEAD else None)
+            return None  # nothing arriving now: the next head sets the timer again
+        return self._since + (self._head_timeout if self._phase is _HEAD else self._body_timeout)
+
+    def _too_late(self) -> None:
+        self._refuse(HEAD_TOO_SLOW if self._phase is _HEAD else None)
 
     def _refuse(self, answer: bytes | None) -> None:
         """Answers (a head's problem) or just drops (a stalled body, whose request is under way) and closes."""
-        self._unwatch()
+        self._alarm.stop()
         if self.transport.is_closing():
             return
         if answer is not None and (self.cycle is None or self.cycle.response_complete):

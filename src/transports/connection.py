@@ -15,10 +15,9 @@ from collections import deque
 
 import httptools
 
+from src.transports.alarm import Alarm
+
 HIGH_WATER = 256 * 1024  # buffered body bytes past which the socket is paused
-# uvloop's clock counts milliseconds: a timer may fire up to one early, and one set again for
-# what is left would then fire at once, over and over, until the clock moves.
-CLOCK_STEP = 0.001  # seconds
 MAX_HEAD = 64 * 1024  # bytes of a response's head (interim ones included); no LLM API comes near it
 
 
@@ -52,10 +51,8 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
-        # One read timer for the connection's life rather than one per wait: a wait notes its
-        # deadline, and the timer, when it fires, compares (see _check).
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        # One read timer for the connection's life rather than one per wait: a wait notes its deadline.
+        self._alarm = Alarm(loop, self._pending_deadline, self._time_out)
         self._deadline = 0.0  # of the wait under way
         self._begin()
 
@@ -140,7 +137,7 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
-        self._stop_timer()
+        self._alarm.stop()
         if self.transport is None:
             return
         if self.complete and self._written:
@@ -149,30 +146,18 @@ class Connection(asyncio.Protocol):
             self.transport.abort()  # close() would first flush a request body the server no longer reads
 
     def _watch(self, timeout: float) -> None:
-        """Time the wait that follows: the timer is set again only if it would fire too late."""
         self._deadline = self.loop.time() + timeout
-        if self._timer is None or self._deadline < self._timer_at:
-            self._set_timer(self._deadline)
+        self._alarm.by(self._deadline)
 
-    def _set_timer(self, when: float) -> None:
-        self._stop_timer()
-        self._timer, self._timer_at = self.loop.call_at(when, self._check), when
-
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _check(self) -> None:
-        """The timer fired: the wait under way (a head, else the body) times out if its deadline has passed."""
-        self._timer = None
+    def _pending_deadline(self) -> float | None:
+        """The deadline of the wait under way (a head, else the body), or None when nothing is waited for."""
         waiter = self._waiter or self._head
-        if waiter is None or waiter.done() or self.closed:
-            return  # nothing is waited for: the next wait sets the timer again
-        if self._deadline - self.loop.time() > CLOCK_STEP:
-            self._set_timer(self._deadline)
-        else:
-            waiter.set_exception(ReadTimeout())
+        return None if waiter is None or waiter.done() or self.closed else self._deadline
+
+    def _time_out(self) -> None:
+        waiter = self._waiter or self._head
+        assert waiter is not None
+        waiter.set_exception(ReadTimeout())
 
     def _fail(self, error: Exception) -> None:
         self._error = error
@@ -222,7 +207,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._stop_timer()
+        self._alarm.stop()
         if self.complete or self._error is not None:
             return
         if exc is None and self._head is not None and self._head.done() and not self._sized:

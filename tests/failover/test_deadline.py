@@ -25,13 +25,20 @@ async def test_a_block_within_its_limit_is_left_alone() -> None:
     await asyncio.sleep(0.1)  # the timer is gone: nothing cancels the task later
 
 
-async def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
+async def limited_task(limit: TimeLimit) -> asyncio.Task[None]:
+    """A task waiting in a block under `limit`, started."""
+
     async def limited() -> None:
-        with TimeLimit(5):
+        with limit:
             await asyncio.sleep(5)
 
     task = asyncio.ensure_future(limited())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)
+    return task
+
+
+async def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
+    task = await limited_task(TimeLimit(5))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -40,13 +47,7 @@ async def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
 async def test_a_cancellation_from_elsewhere_at_the_limit_wins() -> None:
     """Both at once: the other canceller asked for the task's end, which a TimeoutError would swallow."""
     limit = TimeLimit(5)
-
-    async def limited() -> None:
-        with limit:
-            await asyncio.sleep(5)
-
-    task = asyncio.ensure_future(limited())
-    await asyncio.sleep(0)
+    task = await limited_task(limit)
     limit._expire()  # the limit is up, and before the task runs again, someone else cancels it too
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -64,13 +65,7 @@ async def test_a_limit_entered_again_starts_afresh() -> None:
     limit = TimeLimit(0.01)
     with pytest.raises(TimeoutError), limit:
         await asyncio.sleep(5)
-
-    async def again() -> None:
-        with limit:
-            await asyncio.sleep(5)
-
-    task = asyncio.ensure_future(again())
-    await asyncio.sleep(0)
+    task = await limited_task(limit)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
